@@ -1,0 +1,1 @@
+"""Star catalogs shipped with startrail (see README.md in this folder)."""

@@ -1,0 +1,11 @@
+"""startrail: physically timed star-trail exposures from the International Space Station.
+
+Data flow (one module per idea):
+scenario (config) -> orbit/attitude -> sky & Earth sources -> camera -> render kernels -> sensor -> HDF5 (io).
+"""
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("startrail")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
