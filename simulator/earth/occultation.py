@@ -1,0 +1,174 @@
+"""Earth occultation of stars: the line of sight from the ISS grazing the WGS84 ellipsoid.
+
+A star is hidden while the half-line from the observer toward it passes below ``altitude_km`` above
+the WGS84 ellipsoid. The minimum geodetic altitude along the half-line (the tangent altitude) is found
+in closed form on the ellipsoid scaled to a sphere (its closest approach), then converted to an exact
+geodetic altitude at that point; the two minima differ by ~1 mm in altitude for tangent altitudes below
+100 km. Hiding and reappearing times are solved by bisection to 1e-9 s on the observer position
+interpolated with cubic Hermite polynomials through the knot states (error < 1 mm over 10 s knots).
+
+The ray direction used is the star's geocentric apparent direction (aberrated by the Earth's barycentric
+velocity only): the light ray is straight in the geocentric frame; the ISS's own velocity changes the
+direction in which the camera sees it, not where the ray passes the Earth.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import GCRS, ITRS, CartesianRepresentation
+from astropy.time import Time
+from numba import njit, prange
+
+# WGS84 defining constants (NIMA TR8350.2): semi-major axis and flattening.
+WGS84_A_KM = 6378.137
+WGS84_F = 1.0 / 298.257223563
+WGS84_B_KM = WGS84_A_KM * (1.0 - WGS84_F)
+WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
+
+
+def earth_pole_gcrs(time: Time) -> np.ndarray:
+    """Unit vector of the Earth's rotation axis (ITRS +z) in GCRS at ``time`` (precession-nutation)."""
+    itrs = ITRS(CartesianRepresentation([0.0, 0.0, 1.0] * u.km), obstime=time)
+    gcrs = itrs.transform_to(GCRS(obstime=time))
+    v = gcrs.cartesian.xyz.to_value(u.km)
+    return v / np.linalg.norm(v)
+
+
+def pole_frame(pole: np.ndarray) -> np.ndarray:
+    """Rotation matrix [3, 3] from GCRS to a frame whose +z is ``pole`` (the ellipsoid is symmetric about z)."""
+    z = pole / np.linalg.norm(pole)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = helper - z * (helper @ z)
+    x /= np.linalg.norm(x)
+    return np.stack([x, np.cross(z, x), z])
+
+
+@njit(cache=True)
+def geodetic_altitude(x, y, z):
+    """Geodetic altitude (km) above WGS84 of a point in an Earth-fixed-axes frame with +z the pole."""
+    r = math.sqrt(x * x + y * y)
+    lat = math.atan2(z, r * (1.0 - WGS84_E2))
+    for _ in range(6):
+        s = math.sin(lat)
+        n = WGS84_A_KM / math.sqrt(1.0 - WGS84_E2 * s * s)
+        h = r * math.cos(lat) + z * s - WGS84_A_KM * WGS84_A_KM / n
+        lat = math.atan2(z, r * (1.0 - WGS84_E2 * n / (n + h)))
+    s = math.sin(lat)
+    n = WGS84_A_KM / math.sqrt(1.0 - WGS84_E2 * s * s)
+    return r * math.cos(lat) + z * s - WGS84_A_KM * WGS84_A_KM / n
+
+
+@njit(cache=True)
+def tangent_altitude(ox, oy, oz, dx, dy, dz):
+    """Minimum geodetic altitude (km) along the half-line o + s d, s >= 0 (pole-frame coordinates, km)."""
+    k = WGS84_A_KM / WGS84_B_KM  # scale z so the ellipsoid becomes a sphere
+    sx, sy, sz = ox, oy, oz * k
+    ex, ey, ez = dx, dy, dz * k
+    s = -(sx * ex + sy * ey + sz * ez) / (ex * ex + ey * ey + ez * ez)
+    if s <= 0.0:
+        return geodetic_altitude(ox, oy, oz)
+    return geodetic_altitude(ox + s * dx, oy + s * dy, oz + s * dz)
+
+
+@njit(cache=True)
+def _hermite(t0, t1, p0, v0, p1, v1, t):
+    """Cubic Hermite interpolation of a position (km) between two states (km, km/s)."""
+    h = t1 - t0
+    f = (t - t0) / h
+    f2 = f * f
+    f3 = f2 * f
+    h00 = 2 * f3 - 3 * f2 + 1
+    h10 = f3 - 2 * f2 + f
+    h01 = -2 * f3 + 3 * f2
+    h11 = f3 - f2
+    return h00 * p0 + h10 * h * v0 + h01 * p1 + h11 * h * v1
+
+
+@njit(cache=True)
+def _crossing_time(t0, t1, pos, vel, k, d, altitude_km):
+    """Time in [t0, t1] where the tangent altitude crosses altitude_km (bisection on the Hermite orbit)."""
+    h_lo = tangent_altitude(pos[k, 0], pos[k, 1], pos[k, 2], d[0], d[1], d[2]) - altitude_km
+    lo, hi = t0, t1
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        px = _hermite(t0, t1, pos[k, 0], vel[k, 0], pos[k + 1, 0], vel[k + 1, 0], mid)
+        py = _hermite(t0, t1, pos[k, 1], vel[k, 1], pos[k + 1, 1], vel[k + 1, 1], mid)
+        pz = _hermite(t0, t1, pos[k, 2], vel[k, 2], pos[k + 1, 2], vel[k + 1, 2], mid)
+        h_mid = tangent_altitude(px, py, pz, d[0], d[1], d[2]) - altitude_km
+        if (h_mid > 0.0) == (h_lo > 0.0):
+            lo = mid
+            h_lo = h_mid
+        else:
+            hi = mid
+        if hi - lo < 1e-9:
+            break
+    return 0.5 * (lo + hi)
+
+
+@njit(parallel=True, cache=True)
+def tangent_altitudes(pos, directions):
+    """Tangent altitudes [N, K] (km) of star directions [N, 3] seen from observer positions [K, 3] (pole frame)."""
+    n, k_n = directions.shape[0], pos.shape[0]
+    out = np.empty((n, k_n))
+    for j in prange(n):
+        for k in range(k_n):
+            out[j, k] = tangent_altitude(pos[k, 0], pos[k, 1], pos[k, 2],
+                                         directions[j, 0], directions[j, 1], directions[j, 2])
+    return out
+
+
+@njit(cache=True)
+def _intervals(t, pos, vel, directions, h_tan, altitude_km):
+    """Visible (un-occulted) time intervals per star as CSR arrays."""
+    n, k_n = h_tan.shape
+    cap = n * 2 + 16
+    starts = np.empty(cap)
+    stops = np.empty(cap)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    m = 0
+    for j in range(n):
+        d = directions[j]
+        up = h_tan[j, 0] > altitude_km
+        t_open = t[0]
+        for k in range(k_n - 1):
+            up_next = h_tan[j, k + 1] > altitude_km
+            if up_next != up:
+                tc = _crossing_time(t[k], t[k + 1], pos, vel, k, d, altitude_km)
+                if up:
+                    if m >= starts.shape[0]:
+                        starts = np.concatenate((starts, np.empty(cap)))
+                        stops = np.concatenate((stops, np.empty(cap)))
+                    starts[m] = t_open
+                    stops[m] = tc
+                    m += 1
+                else:
+                    t_open = tc
+                up = up_next
+        if up:
+            if m >= starts.shape[0]:
+                starts = np.concatenate((starts, np.empty(cap)))
+                stops = np.concatenate((stops, np.empty(cap)))
+            starts[m] = t_open
+            stops[m] = t[k_n - 1]
+            m += 1
+        ptr[j + 1] = m
+    return ptr, starts[:m].copy(), stops[:m].copy()
+
+
+def visibility_intervals(t, pos_gcrs_km, vel_gcrs_km_s, directions_gcrs, pole_gcrs, altitude_km):
+    """Un-occulted intervals of each star during the knots' span.
+
+    t [K] s; observer GCRS states [K, 3] (km, km/s); geocentric apparent star directions [N, 3] (GCRS);
+    pole_gcrs: Earth rotation axis; altitude_km: hiding altitude above WGS84.
+    Returns (iv_ptr [N+1], iv_start, iv_stop) in s, and the tangent altitudes [N, K] in km.
+    """
+    rot = pole_frame(np.asarray(pole_gcrs, dtype=np.float64))
+    pos = np.ascontiguousarray(pos_gcrs_km @ rot.T)
+    vel = np.ascontiguousarray(vel_gcrs_km_s @ rot.T)
+    dirs = np.ascontiguousarray(directions_gcrs @ rot.T)
+    h_tan = tangent_altitudes(pos, dirs)
+    ptr, starts, stops = _intervals(np.ascontiguousarray(t, dtype=np.float64), pos, vel, dirs, h_tan,
+                                    float(altitude_km))
+    return ptr, starts, stops, h_tan

@@ -1,0 +1,201 @@
+"""Turn star tracks sampled at knots into render "runs" for the trail kernel.
+
+A run is a polyline along which the star moves monotonically along one image axis (its dominant axis).
+Runs start and stop where the star becomes visible or hidden (sub-knot times from the occultation
+solver), where its motion turns from mostly horizontal to mostly vertical (or back), where the track
+leaves the frame by more than the PSF reach, and where the projection is undefined (behind the camera).
+Each chord carries λ = electrons per pixel of track length = rate × Δt / chord length.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# A chord shorter than this (pixels) is merged with the next; a run this short is a nearly static star
+# and is given this length along +x so the kernel's erf bracket stays well conditioned.
+MIN_CHORD_PX = 0.05
+STATIC_LENGTH_PX = 1e-6
+# Switch the stepping axis only when the other axis dominates by this factor (avoids flip-flopping
+# between axes on tracks near 45°, which would only cost speed, not accuracy).
+AXIS_HYSTERESIS = 1.25
+
+
+@njit(cache=True)
+def _interp_point(t, x, y, k, tq):
+    """Linear interpolation of the track between knots k and k+1 at time tq."""
+    f = (tq - t[k]) / (t[k + 1] - t[k])
+    return x[k] + f * (x[k + 1] - x[k]), y[k] + f * (y[k + 1] - y[k])
+
+
+@njit(cache=True)
+def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
+                   vx, vy, vs, vlam, run_first, run_last, run_axis, run_star, nv, nr):
+    """Split one visible polyline (n points) into runs appended at vertex index nv / run index nr."""
+    # 1) merge tiny chords
+    mx = np.empty(n)
+    my = np.empty(n)
+    mt = np.empty(n)
+    m = 0
+    for i in range(n):
+        if not (math.isfinite(px[i]) and math.isfinite(py[i])):
+            continue
+        if m == 0 or i == n - 1 or math.hypot(px[i] - mx[m - 1], py[i] - my[m - 1]) >= MIN_CHORD_PX:
+            if m >= 1 and i == n - 1 and math.hypot(px[i] - mx[m - 1], py[i] - my[m - 1]) < MIN_CHORD_PX and m >= 2:
+                m -= 1  # replace the last kept point by the final one, keeping the end time exact
+            mx[m] = px[i]
+            my[m] = py[i]
+            mt[m] = pt[i]
+            m += 1
+    if m == 0:
+        return nv, nr
+    if m == 1:
+        mx[1] = mx[0]
+        my[1] = my[0]
+        mt[1] = mt[0]
+        m = 2
+    # a nearly static star: one chord of the whole duration
+    total_len = 0.0
+    for i in range(m - 1):
+        total_len += math.hypot(mx[i + 1] - mx[i], my[i + 1] - my[i])
+    if total_len < MIN_CHORD_PX:
+        electrons = rate * (mt[m - 1] - mt[0])
+        if electrons <= 0.0:
+            return nv, nr
+        cx = 0.5 * (mx[0] + mx[m - 1])
+        cy = 0.5 * (my[0] + my[m - 1])
+        if cx < -margin or cx > width - 1 + margin or cy < -margin or cy > height - 1 + margin:
+            return nv, nr
+        length = max(total_len, STATIC_LENGTH_PX)
+        vx[nv] = cx - 0.5 * length
+        vy[nv] = cy
+        vs[nv] = 0.0
+        vlam[nv] = electrons / length
+        vx[nv + 1] = cx + 0.5 * length
+        vy[nv + 1] = cy
+        vs[nv + 1] = length
+        vlam[nv + 1] = 0.0
+        run_first[nr] = nv
+        run_last[nr] = nv + 1
+        run_axis[nr] = 0
+        run_star[nr] = star
+        return nv + 2, nr + 1
+    # 2) walk chords, opening a new run on axis/direction change or off-frame gaps
+    open_run = False
+    axis = 0
+    direction = 0
+    for i in range(m - 1):
+        dx = mx[i + 1] - mx[i]
+        dy = my[i + 1] - my[i]
+        length = math.hypot(dx, dy)
+        dt = mt[i + 1] - mt[i]
+        off = (max(mx[i], mx[i + 1]) < -margin or min(mx[i], mx[i + 1]) > width - 1 + margin
+               or max(my[i], my[i + 1]) < -margin or min(my[i], my[i + 1]) > height - 1 + margin)
+        if off or length <= 0.0 or dt <= 0.0:
+            if open_run:
+                run_last[nr] = nv - 1
+                nr += 1
+                open_run = False
+            continue
+        if open_run:
+            keep = axis
+            if axis == 0 and abs(dy) > AXIS_HYSTERESIS * abs(dx):
+                keep = 1
+            elif axis == 1 and abs(dx) > AXIS_HYSTERESIS * abs(dy):
+                keep = 0
+            du = dx if keep == 0 else dy
+            d = 1 if du > 0 else -1
+            if keep != axis or d != direction or du == 0.0:
+                run_last[nr] = nv - 1
+                nr += 1
+                open_run = False
+        if not open_run:
+            axis = 0 if abs(dx) >= abs(dy) else 1
+            du = dx if axis == 0 else dy
+            direction = 1 if du > 0 else -1
+            vx[nv] = mx[i]
+            vy[nv] = my[i]
+            vs[nv] = 0.0
+            run_first[nr] = nv
+            run_axis[nr] = axis
+            run_star[nr] = star
+            nv += 1
+            open_run = True
+        vlam[nv - 1] = rate * dt / length
+        vx[nv] = mx[i + 1]
+        vy[nv] = my[i + 1]
+        vs[nv] = vs[nv - 1] + length
+        vlam[nv] = 0.0
+        nv += 1
+    if open_run:
+        run_last[nr] = nv - 1
+        nr += 1
+    return nv, nr
+
+
+@njit(cache=True)
+def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin):
+    """Build runs for stars 0..N-1.
+
+    t [K] knot times (s); x, y [N, K] pixel positions (NaN where undefined); rate [N] electrons/s;
+    visible time intervals of star j: iv_start/iv_stop[iv_ptr[j]:iv_ptr[j+1]] (s).
+    Returns vertex arrays (vx, vy, vs, vlam) and run arrays (run_first, run_last, run_axis, run_star).
+    """
+    n_stars, n_knots = x.shape
+    n_iv = iv_ptr[n_stars]
+    cap_v = 2 * (n_stars * n_knots + 4 * n_iv) + 16
+    cap_r = n_stars * n_knots + 2 * n_iv + 16
+    vx = np.empty(cap_v)
+    vy = np.empty(cap_v)
+    vs = np.empty(cap_v)
+    vlam = np.empty(cap_v)
+    run_first = np.empty(cap_r, dtype=np.int64)
+    run_last = np.empty(cap_r, dtype=np.int64)
+    run_axis = np.empty(cap_r, dtype=np.int64)
+    run_star = np.empty(cap_r, dtype=np.int64)
+    px = np.empty(n_knots + 2)
+    py = np.empty(n_knots + 2)
+    pt = np.empty(n_knots + 2)
+    nv = 0
+    nr = 0
+    for j in range(n_stars):
+        for iv in range(iv_ptr[j], iv_ptr[j + 1]):
+            ta = iv_start[iv]
+            tb = iv_stop[iv]
+            if tb <= ta:
+                continue
+            ka = np.searchsorted(t, ta, side="right") - 1
+            ka = min(max(ka, 0), n_knots - 2)
+            n = 0
+            xa, ya = _interp_point(t, x[j], y[j], ka, ta)
+            px[n] = xa
+            py[n] = ya
+            pt[n] = ta
+            n += 1
+            k = ka + 1
+            while k < n_knots and t[k] < tb:
+                if t[k] > ta:
+                    px[n] = x[j, k]
+                    py[n] = y[j, k]
+                    pt[n] = t[k]
+                    n += 1
+                k += 1
+            kb = np.searchsorted(t, tb, side="left") - 1
+            kb = min(max(kb, 0), n_knots - 2)
+            xb, yb = _interp_point(t, x[j], y[j], kb, tb)
+            px[n] = xb
+            py[n] = yb
+            pt[n] = tb
+            n += 1
+            # NaN points split the polyline into separate pieces
+            start = 0
+            for i in range(n + 1):
+                if i == n or not (math.isfinite(px[i]) and math.isfinite(py[i])):
+                    if i - start >= 1:
+                        nv, nr = _emit_polyline(px[start:i], py[start:i], pt[start:i], i - start, rate[j],
+                                                width, height, margin, j, vx, vy, vs, vlam,
+                                                run_first, run_last, run_axis, run_star, nv, nr)
+                    start = i + 1
+    return (vx[:nv].copy(), vy[:nv].copy(), vs[:nv].copy(), vlam[:nv].copy(),
+            run_first[:nr].copy(), run_last[:nr].copy(), run_axis[:nr].copy(), run_star[:nr].copy())
