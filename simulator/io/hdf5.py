@@ -1,0 +1,96 @@
+"""The HDF5 product (DESIGN.md §4): image, ground truth and provenance, written atomically.
+
+Plain HDF5 with gzip + shuffle filters only, so h5py, HDFView and any HDF5 reader open it without
+plugins. Every dataset has a ``units`` attribute.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from .atomic import atomic_path
+
+FORMAT = "startrail-exposure"
+FORMAT_VERSION = "1.0"
+
+
+def _put(group, name, data, units, description=None, compress=True):
+    data = np.asarray(data)
+    kwargs = {}
+    if compress and data.size > 64:
+        kwargs = dict(compression="gzip", compression_opts=4, shuffle=True, chunks=True)
+    ds = group.create_dataset(name, data=data, **kwargs)
+    ds.attrs["units"] = units
+    if description:
+        ds.attrs["description"] = description
+    return ds
+
+
+def write_product(path, scenario, result, overwrite: bool = False) -> None:
+    """Write the render ``result`` of ``scenario`` to ``path`` (temporary name, then rename)."""
+    cam = scenario.camera
+    with atomic_path(path, overwrite) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["software_version"] = __version__
+            f.attrs["scenario"] = scenario.text
+            f.attrs["scenario_name"] = scenario.name
+            f.attrs["seed"] = scenario.seed
+            f.attrs["run_id"] = str(uuid.uuid4())
+            f.attrs["created_utc"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            f.attrs["attitude"] = result.attitude_description
+            f.attrs["orbit"] = scenario.orbit.describe()
+
+            g = f.create_group("camera")
+            g.attrs.update(dict(
+                width=cam.width, height=cam.height, fx=cam.fx, fy=cam.fy, cx=cam.cx, cy=cam.cy,
+                dist_coeffs=np.asarray(cam.dist_coeffs, dtype=np.float64),
+                pixel_pitch_um=cam.pixel_pitch_m * 1e6, focal_length_mm=cam.focal_length_m * 1e3,
+                f_number=cam.f_number, psf_sigma_px=cam.psf_sigma_px, throughput=cam.throughput,
+                channels=np.array(cam.channels, dtype=h5py.string_dtype()),
+            ))
+            g.attrs["units"] = "fx, fy, cx, cy: pixels (0-based, first pixel centre at 0,0); dist_coeffs: OpenCV k1,k2,p1,p2,k3"
+
+            img = f.create_group("image")
+            ds = img.create_dataset("signal", data=result.signal, compression="gzip", compression_opts=4,
+                                    shuffle=True, chunks=(min(256, cam.height), min(256, cam.width)))
+            ds.attrs["units"] = "electron"
+            ds.attrs["description"] = "expected electrons per pixel over the exposure, noise free, [row, col]"
+
+            tr = f.create_group("truth")
+            ds = _put(tr, "t", result.t, "s", "knot times from exposure start")
+            ds.attrs["start_utc"] = result.start.utc.isot
+            ds.attrs["duration_s"] = scenario.duration_s
+            _put(tr, "R_icrs_to_cam", result.R_icrs_to_cam, "1", "v_cam = R @ v_icrs at each knot")
+            _put(tr, "q_icrs_to_cam", result.q_icrs_to_cam, "1", "same rotation, quaternion (w, x, y, z), w >= 0")
+            _put(tr, "observer_pos_gcrs_km", result.pos_km, "km", "ISS position, GCRS")
+            _put(tr, "observer_vel_gcrs_km_s", result.vel_km_s, "km/s", "ISS velocity, GCRS")
+
+            st = tr.create_group("stars")
+            st.attrs["count"] = result.hip.size
+            _put(st, "hip", result.hip.astype(np.int32), "1", "Hipparcos number")
+            _put(st, "ra_deg", result.ra_deg, "deg", "ICRS right ascension at the catalog epoch J1991.25")
+            _put(st, "dec_deg", result.dec_deg, "deg", "ICRS declination at the catalog epoch J1991.25")
+            _put(st, "vmag", result.vmag, "mag", "Johnson V")
+            _put(st, "bv", result.bv, "mag", "B-V colour index")
+            _put(st, "x", result.x, "pixel", "apparent column at each knot (NaN behind the camera)")
+            _put(st, "y", result.y, "pixel", "apparent row at each knot (NaN behind the camera)")
+            _put(st, "visible", result.visible, "1", "inside the frame and not occulted at the knot")
+            _put(st, "electrons", result.electrons, "electron", "total electrons deposited in the frame")
+            _put(st, "rate", result.rate, "electron/s", "detected electron rate while visible")
+            _put(st, "unocculted_ptr", result.occult_ptr, "1",
+                 "star j's un-occulted intervals are unocculted_start/stop[ptr[j]:ptr[j+1]]")
+            _put(st, "unocculted_start", result.occult_start, "s", "start of un-occulted interval")
+            _put(st, "unocculted_stop", result.occult_stop, "s", "end of un-occulted interval")
+
+            rg = f.create_group("render")
+            for key, value in result.stats.items():
+                rg.attrs[key] = value
+            rg.attrs["occultation_altitude_km"] = scenario.earth.occultation_altitude_km
+            rg.attrs["mag_limit"] = scenario.sky.mag_limit
+            rg.attrs["catalog"] = scenario.sky.catalog

@@ -1,0 +1,80 @@
+"""PNG previews of a product: asinh stretch, optional overlay of the limb and the brightest stars' names."""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+from astropy import units as u
+from astropy.time import Time
+from PIL import Image, ImageDraw
+
+from ..camera.projection import Camera, project_camera_points
+from ..earth.limb import limb_directions
+from ..earth.occultation import earth_pole_gcrs
+from ..errors import ScenarioError
+from ..sky.catalog import star_names
+from .atomic import atomic_path
+
+
+def asinh_stretch(signal: np.ndarray, white_percentile: float = 99.95, softening: float = 0.02) -> np.ndarray:
+    """Map electrons to [0, 1]: asinh(s / (softening·white)) / asinh(1 / softening), white from a percentile."""
+    positive = signal[signal > 0]
+    white = float(np.percentile(positive, white_percentile)) if positive.size else 1.0
+    white = white if white > 0 else 1.0
+    soft = softening * white
+    return np.clip(np.arcsinh(np.maximum(signal, 0) / soft) / np.arcsinh(white / soft), 0.0, 1.0)
+
+
+def _camera_from_attrs(attrs) -> Camera:
+    return Camera(width=int(attrs["width"]), height=int(attrs["height"]),
+                  pixel_pitch_m=float(attrs["pixel_pitch_um"]) * 1e-6,
+                  focal_length_m=float(attrs["focal_length_mm"]) * 1e-3, f_number=float(attrs["f_number"]),
+                  dist_coeffs=tuple(float(v) for v in attrs["dist_coeffs"]))
+
+
+def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_names: int = 15) -> Image.Image:
+    """Build the preview image of a product file."""
+    try:
+        f = h5py.File(h5_path, "r")
+    except OSError as exc:
+        raise ScenarioError("INPUT.h5", f"cannot open {h5_path} as HDF5 ({exc})", "give a file written by `startrail render`") from None
+    with f:
+        if f.attrs.get("format") != "startrail-exposure":
+            raise ScenarioError("INPUT.h5", f"{h5_path} is not a startrail product", "give a file written by `startrail render`")
+        signal = f["image/signal"][...]
+        rgb = np.repeat((asinh_stretch(signal) * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2) \
+            if signal.ndim == 2 else (asinh_stretch(signal) * 255 + 0.5).astype(np.uint8)
+        image = Image.fromarray(rgb, "RGB")
+        if overlay:
+            camera = _camera_from_attrs(f["camera"].attrs)
+            draw = ImageDraw.Draw(image)
+            k_mid = f["truth/t"].shape[0] // 2
+            start = Time(f["truth/t"].attrs["start_utc"], scale="utc")
+            t_mid = start + f["truth/t"][k_mid] * u.s
+            pos = f["truth/observer_pos_gcrs_km"][k_mid]
+            rot = f["truth/R_icrs_to_cam"][k_mid]
+            limb = limb_directions(pos, earth_pole_gcrs(t_mid))
+            lx, ly = project_camera_points(camera, limb @ rot.T)
+            pts = [(float(a), float(b)) for a, b in zip(lx, ly) if np.isfinite(a) and np.isfinite(b)]
+            if len(pts) > 1:
+                draw.line(pts, fill=(60, 160, 255), width=max(1, camera.width // 1000))
+            names = star_names()
+            st = f["truth/stars"]
+            hip, vmag, xs, ys, vis = st["hip"][...], st["vmag"][...], st["x"][...], st["y"][...], st["visible"][...]
+            for j in np.argsort(vmag):
+                if n_names <= 0:
+                    break
+                if int(hip[j]) not in names or not vis[j].any():
+                    continue
+                k = np.flatnonzero(vis[j])[-1]
+                draw.text((xs[j, k] + 6, ys[j, k] + 4), names[int(hip[j])], fill=(255, 210, 80))
+                n_names -= 1
+    if width and width < image.width:
+        image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+    return image
+
+
+def write_preview(h5_path, png_path, overlay=False, width=None, overwrite=False) -> None:
+    """Write the preview PNG atomically."""
+    image = render_preview(h5_path, overlay=overlay, width=width)
+    with atomic_path(png_path, overwrite, option="--preview") as tmp:
+        image.save(tmp, format="PNG")

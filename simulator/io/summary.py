@@ -1,0 +1,48 @@
+"""Human-readable summary of a product file (``startrail info``)."""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from ..errors import ScenarioError
+from ..sky.catalog import star_names
+
+
+def summarize(path, n_brightest: int = 10) -> str:
+    """Multi-line text: provenance, time span, camera, attitude, star counts and the brightest trails."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ScenarioError("PRODUCT", f"cannot open {path} as HDF5 ({exc})", "give a file written by `startrail render`") from None
+    with f:
+        if f.attrs.get("format") != "startrail-exposure":
+            raise ScenarioError("PRODUCT", f"{path} is not a startrail product", "give a file written by `startrail render`")
+        t = f["truth/t"]
+        cam = f["camera"].attrs
+        st = f["truth/stars"]
+        hip, vmag, electrons = st["hip"][...], st["vmag"][...], st["electrons"][...]
+        signal = f["image/signal"]
+        lines = [
+            f"{path}",
+            f"  scenario     {f.attrs['scenario_name']} (format {f.attrs['format']} {f.attrs['format_version']}, "
+            f"startrail {f.attrs['software_version']}, seed {f.attrs['seed']}, run {f.attrs['run_id']})",
+            f"  time         {t.attrs['start_utc']} UTC + {t.attrs['duration_s']:g} s ({t.shape[0]} knots)",
+            f"  orbit        {f.attrs['orbit']}",
+            f"  attitude     {f.attrs['attitude']}",
+            f"  camera       {cam['width']}x{cam['height']} px, {cam['pixel_pitch_um']:g} um, "
+            f"{cam['focal_length_mm']:g} mm f/{cam['f_number']:g}, fx {cam['fx']:.2f} px",
+            f"  image        {signal.shape}, total {float(np.sum(signal[...], dtype=np.float64)):.4g} e-",
+            f"  stars        {hip.size} visible at some knot (V <= {f['render'].attrs['mag_limit']:g})",
+        ]
+        names = star_names()
+        order = np.argsort(-electrons)[:n_brightest]
+        if order.size:
+            lines.append("  brightest trails:")
+            lines.append("      HIP  name             V      electrons  visible")
+            vis = st["visible"][...]
+            tk = t[...]
+            for j in order:
+                frac = np.mean(vis[j]) if tk.size > 1 else float(vis[j].any())
+                lines.append(f"  {hip[j]:>7d}  {names.get(int(hip[j]), ''):<15s} {vmag[j]:5.2f}  {electrons[j]:12.4g}  "
+                             f"{100 * frac:5.1f}%")
+    return "\n".join(lines)
