@@ -9,3 +9,9 @@ try:
     __version__ = version("startrail")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
+
+# startrail never reaches for the network: Earth-orientation data come from the tables bundled with
+# astropy (astropy-iers-data), not from an automatic IERS-A download.
+from astropy.utils import iers as _iers  # noqa: E402
+
+_iers.conf.auto_download = False

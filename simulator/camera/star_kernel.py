@@ -69,3 +69,26 @@ def max_angle_cos(directions, boresights):
                 best = c
         out[j] = best
     return out
+
+
+@njit(parallel=True, cache=True)
+def max_chord_error(x, y, xm, ym, width, height):
+    """Largest distance (px) between exact mid-knot positions (xm, ym [N, K-1]) and the midpoints of the
+    chords between knots (x, y [N, K]), over mid-knot positions inside the frame."""
+    n, k_n = xm.shape
+    worst = np.zeros(n)
+    for j in prange(n):
+        w = 0.0
+        for k in range(k_n):
+            px, py = xm[j, k], ym[j, k]
+            if not (px >= -0.5 and px <= width - 0.5 and py >= -0.5 and py <= height - 0.5):
+                continue
+            cx = 0.5 * (x[j, k] + x[j, k + 1])
+            cy = 0.5 * (y[j, k] + y[j, k + 1])
+            if not (math.isfinite(cx) and math.isfinite(cy)):
+                continue
+            d = math.hypot(cx - px, cy - py)
+            if d > w:
+                w = d
+        worst[j] = w
+    return worst.max() if n else 0.0

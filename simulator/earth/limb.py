@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .occultation import WGS84_A_KM, WGS84_B_KM, pole_frame
+from .ellipsoid import WGS84_A_KM, WGS84_B_KM, pole_frame
 
 
 def limb_directions(pos_gcrs_km: np.ndarray, pole_gcrs: np.ndarray, altitude_km: float = 0.0,

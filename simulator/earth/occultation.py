@@ -16,59 +16,32 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from astropy import units as u
-from astropy.coordinates import GCRS, ITRS, CartesianRepresentation
-from astropy.time import Time
 from numba import njit, prange
 
-# WGS84 defining constants (NIMA TR8350.2): semi-major axis and flattening.
-WGS84_A_KM = 6378.137
-WGS84_F = 1.0 / 298.257223563
-WGS84_B_KM = WGS84_A_KM * (1.0 - WGS84_F)
-WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
+from .ellipsoid import WGS84_A_KM, WGS84_B_KM, geodetic_altitude, pole_frame
 
-
-def earth_pole_gcrs(time: Time) -> np.ndarray:
-    """Unit vector of the Earth's rotation axis (ITRS +z) in GCRS at ``time`` (precession-nutation)."""
-    itrs = ITRS(CartesianRepresentation([0.0, 0.0, 1.0] * u.km), obstime=time)
-    gcrs = itrs.transform_to(GCRS(obstime=time))
-    v = gcrs.cartesian.xyz.to_value(u.km)
-    return v / np.linalg.norm(v)
-
-
-def pole_frame(pole: np.ndarray) -> np.ndarray:
-    """Rotation matrix [3, 3] from GCRS to a frame whose +z is ``pole`` (the ellipsoid is symmetric about z)."""
-    z = pole / np.linalg.norm(pole)
-    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    x = helper - z * (helper @ z)
-    x /= np.linalg.norm(x)
-    return np.stack([x, np.cross(z, x), z])
+# Above this many km over the hiding altitude the cheap scaled-sphere altitude is returned instead of
+# the exact geodetic one: the two differ by less than a - b = 21.4 km, so the sign test is unaffected.
+EXACT_MARGIN_KM = 50.0
 
 
 @njit(cache=True)
-def geodetic_altitude(x, y, z):
-    """Geodetic altitude (km) above WGS84 of a point in an Earth-fixed-axes frame with +z the pole."""
-    r = math.sqrt(x * x + y * y)
-    lat = math.atan2(z, r * (1.0 - WGS84_E2))
-    for _ in range(6):
-        s = math.sin(lat)
-        n = WGS84_A_KM / math.sqrt(1.0 - WGS84_E2 * s * s)
-        h = r * math.cos(lat) + z * s - WGS84_A_KM * WGS84_A_KM / n
-        lat = math.atan2(z, r * (1.0 - WGS84_E2 * n / (n + h)))
-    s = math.sin(lat)
-    n = WGS84_A_KM / math.sqrt(1.0 - WGS84_E2 * s * s)
-    return r * math.cos(lat) + z * s - WGS84_A_KM * WGS84_A_KM / n
+def tangent_altitude(ox, oy, oz, dx, dy, dz, exact_below=1e300):
+    """Minimum geodetic altitude (km) along the half-line o + s d, s >= 0 (pole-frame coordinates, km).
 
-
-@njit(cache=True)
-def tangent_altitude(ox, oy, oz, dx, dy, dz):
-    """Minimum geodetic altitude (km) along the half-line o + s d, s >= 0 (pole-frame coordinates, km)."""
+    Exact where the result is below ``exact_below``; above it, an approximation good to ~21 km (the
+    altitude of the closest point on the ellipsoid scaled to a sphere), used only for speed.
+    """
     k = WGS84_A_KM / WGS84_B_KM  # scale z so the ellipsoid becomes a sphere
     sx, sy, sz = ox, oy, oz * k
     ex, ey, ez = dx, dy, dz * k
     s = -(sx * ex + sy * ey + sz * ez) / (ex * ex + ey * ey + ez * ez)
     if s <= 0.0:
-        return geodetic_altitude(ox, oy, oz)
+        s = 0.0
+    px, py, pz = sx + s * ex, sy + s * ey, sz + s * ez
+    approx = math.sqrt(px * px + py * py + pz * pz) - WGS84_A_KM
+    if approx > exact_below:
+        return approx
     return geodetic_altitude(ox + s * dx, oy + s * dy, oz + s * dz)
 
 
@@ -108,14 +81,17 @@ def _crossing_time(t0, t1, pos, vel, k, d, altitude_km):
 
 
 @njit(parallel=True, cache=True)
-def tangent_altitudes(pos, directions):
-    """Tangent altitudes [N, K] (km) of star directions [N, 3] seen from observer positions [K, 3] (pole frame)."""
+def tangent_altitudes(pos, directions, exact_below=1e300):
+    """Tangent altitudes [N, K] (km) of star directions [N, 3] seen from observer positions [K, 3] (pole frame).
+
+    Exact below ``exact_below`` km, approximate (to ~21 km) above it.
+    """
     n, k_n = directions.shape[0], pos.shape[0]
     out = np.empty((n, k_n))
     for j in prange(n):
         for k in range(k_n):
             out[j, k] = tangent_altitude(pos[k, 0], pos[k, 1], pos[k, 2],
-                                         directions[j, 0], directions[j, 1], directions[j, 2])
+                                         directions[j, 0], directions[j, 1], directions[j, 2], exact_below)
     return out
 
 
@@ -162,13 +138,27 @@ def visibility_intervals(t, pos_gcrs_km, vel_gcrs_km_s, directions_gcrs, pole_gc
 
     t [K] s; observer GCRS states [K, 3] (km, km/s); geocentric apparent star directions [N, 3] (GCRS);
     pole_gcrs: Earth rotation axis; altitude_km: hiding altitude above WGS84.
-    Returns (iv_ptr [N+1], iv_start, iv_stop) in s, and the tangent altitudes [N, K] in km.
+    Returns (iv_ptr [N+1], iv_start, iv_stop) in s, and the tangent altitudes [N, K] in km (exact up to
+    EXACT_MARGIN_KM above ``altitude_km``, approximate above).
     """
     rot = pole_frame(np.asarray(pole_gcrs, dtype=np.float64))
     pos = np.ascontiguousarray(pos_gcrs_km @ rot.T)
     vel = np.ascontiguousarray(vel_gcrs_km_s @ rot.T)
     dirs = np.ascontiguousarray(directions_gcrs @ rot.T)
-    h_tan = tangent_altitudes(pos, dirs)
+    h_tan = tangent_altitudes(pos, dirs, float(altitude_km) + EXACT_MARGIN_KM)
     ptr, starts, stops = _intervals(np.ascontiguousarray(t, dtype=np.float64), pos, vel, dirs, h_tan,
                                     float(altitude_km))
     return ptr, starts, stops, h_tan
+
+
+@njit(cache=True)
+def unocculted_at_knots(t, iv_ptr, iv_start, iv_stop):
+    """Bool [N, K]: the knot time lies inside one of the star's un-occulted intervals."""
+    n = iv_ptr.shape[0] - 1
+    out = np.zeros((n, t.shape[0]), dtype=np.bool_)
+    for j in range(n):
+        for iv in range(iv_ptr[j], iv_ptr[j + 1]):
+            for k in range(t.shape[0]):
+                if iv_start[iv] <= t[k] <= iv_stop[iv]:
+                    out[j, k] = True
+    return out

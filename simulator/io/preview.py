@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from ..camera.projection import Camera, project_camera_points
 from ..earth.limb import limb_directions
-from ..earth.occultation import earth_pole_gcrs
+from ..earth.ellipsoid import earth_pole_gcrs
 from ..errors import ScenarioError
 from ..sky.catalog import star_names
 from .atomic import atomic_path

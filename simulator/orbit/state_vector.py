@@ -40,6 +40,7 @@ from astropy.time import Time
 from scipy.integrate import solve_ivp
 
 from simulator.errors import ScenarioError
+from simulator.earth.ellipsoid import earth_pole_gcrs
 from simulator.orbit.tle import as_time_array
 
 __all__ = [
@@ -60,14 +61,6 @@ _RTOL = 1e-12
 _ATOL = np.array([1e-9, 1e-9, 1e-9, 1e-12, 1e-12, 1e-12])   # km (1 um), km/s (1 nm/s)
 _BUCKET_S = 3600.0           # integrations run to a whole number of hours (see gcrs_states)
 _CACHE_SIZE = 4
-
-
-def earth_pole_gcrs(epoch: Time) -> np.ndarray:
-    """Unit vector of the Earth's rotation pole (the CIP) in GCRS at ``epoch``: shape [3]."""
-    tt = epoch.tt
-    c = erfa.c2i06a(tt.jd1, tt.jd2)      # GCRS -> CIRS; its third row is the CIP in GCRS
-    k = np.asarray(c)[2]
-    return k / np.linalg.norm(k)
 
 
 def j2_acceleration(r_km: np.ndarray, pole: np.ndarray) -> np.ndarray:

@@ -16,8 +16,9 @@ from tqdm import tqdm
 
 from ..attitude import attitude_from_wcs, quaternions_from_matrices
 from ..camera.projection import Camera, pixel_to_camera_ray
-from ..camera.star_kernel import max_angle_cos, project_stars
-from ..earth.occultation import earth_pole_gcrs, visibility_intervals
+from ..camera.star_kernel import max_angle_cos, max_chord_error, project_stars
+from ..earth.ellipsoid import earth_pole_gcrs
+from ..earth.occultation import unocculted_at_knots, visibility_intervals
 from ..sky.apparent import C_KM_S, aberrate, natural_directions, observer_barycentric
 from ..sky.catalog import load_catalog
 from ..sky.photometry import electron_rates
@@ -92,13 +93,7 @@ def _projection_args(camera: Camera):
 
 def _interp_error(x, y, xm, ym, camera):
     """Largest distance (px) between mid-knot positions and the chord midpoints, inside the frame."""
-    cx = 0.5 * (x[:, :-1] + x[:, 1:])
-    cy = 0.5 * (y[:, :-1] + y[:, 1:])
-    inside = ((xm >= -0.5) & (xm <= camera.width - 0.5) & (ym >= -0.5) & (ym <= camera.height - 0.5)
-              & np.isfinite(cx) & np.isfinite(cy))
-    if not inside.any():
-        return 0.0
-    return float(np.max(np.hypot(cx - xm, cy - ym)[inside]))
+    return float(max_chord_error(x, y, xm, ym, camera.width, camera.height))
 
 
 def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
@@ -159,7 +154,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     iv_ptr, iv_start, iv_stop, _ = visibility_intervals(t, pos, vel, geo_dirs, pole,
                                                         scenario.earth.occultation_altitude_km)
     in_frame = (x >= -0.5) & (x <= camera.width - 0.5) & (y >= -0.5) & (y <= camera.height - 0.5)
-    unocculted = _unocculted_at_knots(t, iv_ptr, iv_start, iv_stop)
+    unocculted = unocculted_at_knots(t, iv_ptr, iv_start, iv_stop)
     visible = in_frame & unocculted
     timings["occultation_s"] = _time.perf_counter() - clock
 
@@ -190,16 +185,6 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         signal=trails.image.astype(np.float32), attitude_description=observer.attitude.describe(),
         stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},
     )
-
-
-def _unocculted_at_knots(t, ptr, start, stop):
-    """Bool [N, K]: knot time inside one of the star's un-occulted intervals."""
-    n = ptr.size - 1
-    out = np.zeros((n, t.size), dtype=bool)
-    star = np.repeat(np.arange(n), np.diff(ptr))
-    for j, a, b in zip(star, start, stop):
-        out[j] |= (t >= a) & (t <= b)
-    return out
 
 
 def _subset_csr(ptr, start, stop, rows):

@@ -1,0 +1,684 @@
+"""Scenario files: TOML text -> validated, typed objects in SI units.
+
+A scenario (DESIGN.md §3) is a TOML file of sections ``[scenario]``, ``[time]``, ``[orbit]``,
+``[attitude]``, ``[camera]``, ``[exposure]``, ``[sky]``, ``[earth]`` and ``[render]``. Physical
+quantities are strings with a unit (``"14 mm"``, ``"15 min"``, ``"-12 deg"``, ``"0.8 pix"``), parsed
+with :mod:`astropy.units`, checked for their physical type and range, and stored as plain floats in
+SI units (metres, seconds, radians) or in the unit named by the attribute (``_km``, ``_px``).
+
+Every problem a user can fix raises :class:`simulator.errors.ScenarioError` whose one-line message
+starts with the dotted TOML path of the offending value, says what is wrong and how to fix it, e.g.::
+
+    camera.focal_length: "14 mmm" is not a length ("mmm" is not a known unit); write a number with a unit, e.g. "14 mm"
+
+Unknown sections and keys are rejected by name, with the allowed names and a close match if any.
+
+Entry points: :func:`load_scenario` (a file) and :func:`parse_scenario` (text).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+from astropy.coordinates import Angle
+from astropy.time import Time
+
+from simulator.camera.projection import Camera
+from simulator.errors import ScenarioError
+
+__all__ = [
+    "SkySpec",
+    "EarthSpec",
+    "RenderSpec",
+    "WcsAttitudeSpec",
+    "Scenario",
+    "parse_scenario",
+    "load_scenario",
+    "SECTIONS",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# Output objects
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SkySpec:
+    """Star catalog choice: ``catalog`` is a catalog name, ``mag_limit`` the faintest V magnitude kept."""
+
+    catalog: str
+    mag_limit: float
+
+
+@dataclass(frozen=True)
+class EarthSpec:
+    """Earth model: stars disappear when their line of sight passes below this height (km) above
+    the WGS84 ellipsoid."""
+
+    occultation_altitude_km: float
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    """Renderer settings.
+
+    knot_tolerance_px: largest allowed error (pixels) of linear interpolation of a track between knots.
+    psf_extent_sigma: the PSF is evaluated out to this many sigma (dimensionless).
+    """
+
+    knot_tolerance_px: float
+    psf_extent_sigma: float
+
+
+@dataclass(frozen=True)
+class WcsAttitudeSpec:
+    """Pointing from a solved photo's FITS WCS header, not yet turned into an attitude.
+
+    Turning it into an attitude needs the observer's state at the photo's time, so the renderer
+    calls ``simulator.attitude.attitude_from_wcs(pointing, hold, pos_km, vel_km_s)``.
+    ``hold`` is ``"inertial"`` (camera fixed on the stars) or ``"lvlh"`` (camera fixed to the ISS);
+    ``path`` is the resolved path of the header file.
+    """
+
+    pointing: Any  # simulator.attitude.WcsPointing
+    hold: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario.
+
+    start: exposure start (astropy Time, scale UTC); duration_s: exposure length in seconds.
+    orbit: TleOrbit | StateVectorOrbit | OemOrbit (simulator.orbit).
+    attitude: LvlhAttitude | InertialAttitude (simulator.attitude) or WcsAttitudeSpec.
+    text: the scenario file's exact text (stored in the HDF5 product); source_path: where it was
+    read from, or None for text given directly.
+    """
+
+    name: str
+    description: str
+    seed: int
+    start: Time
+    duration_s: float
+    orbit: Any
+    attitude: Any
+    camera: Camera
+    sky: SkySpec
+    earth: EarthSpec
+    render: RenderSpec
+    text: str
+    source_path: Path | None
+
+
+# ----------------------------------------------------------------------------------------------
+# Schema: allowed sections and keys
+# ----------------------------------------------------------------------------------------------
+
+#: Allowed keys of every section, in the order they are documented.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "scenario": ("name", "description", "seed"),
+    "time": ("start",),
+    "orbit": ("tle", "state", "oem"),
+    "attitude": ("mode", "azimuth", "elevation", "roll", "ra", "dec", "quaternion", "wcs", "hold"),
+    "camera": (
+        "width",
+        "height",
+        "pixel_pitch",
+        "focal_length",
+        "f_number",
+        "distortion",
+        "psf_sigma",
+        "throughput",
+    ),
+    "exposure": ("duration",),
+    "sky": ("catalog", "mag_limit"),
+    "earth": ("occultation_altitude",),
+    "render": ("knot_tolerance", "psf_extent"),
+}
+_REQUIRED_SECTIONS = ("scenario", "orbit", "attitude", "camera", "exposure")
+_STATE_KEYS = ("epoch", "position_km", "velocity_km_s")
+
+_QUATERNION_TOLERANCE = 1e-3  # relative deviation of |q| from 1 that is silently normalised away
+
+
+# ----------------------------------------------------------------------------------------------
+# Small value parsers. Each takes the value, its dotted field name and an example for the fix.
+# ----------------------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    """A short, TOML-like rendering of a user's value for an error message."""
+    if isinstance(value, str):
+        text = value if len(value) <= 60 else value[:57] + "..."
+        return '"' + text.replace("\n", "\\n") + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return "a TOML date/time"
+    return type(value).__name__
+
+
+def _fmt(x: float) -> str:
+    """Format a bound for a message: compact, no trailing zeros."""
+    return f"{x:.6g}"
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...], where: str) -> None:
+    """Reject keys of ``table`` that are not in ``allowed``; ``where`` is the table's dotted path."""
+    for key in table:
+        if key not in allowed:
+            field = f"{where}.{key}" if where else key
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            what = f'unknown key "{key}" in [{where}]' if where else f"unknown section [{key}]"
+            raise ScenarioError(
+                field,
+                what,
+                f"{hint}allowed: {', '.join(allowed)}",
+            )
+
+
+def _string(value: Any, field: str, example: str, *, non_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ScenarioError(field, f"{_show(value)} is {_type_name(value)}, not a string", f"write it in quotes, e.g. {example}")
+    if non_empty and not value.strip():
+        raise ScenarioError(field, "is empty", f"give it a value, e.g. {example}")
+    return value
+
+
+def _integer(value: Any, field: str, lo: int, hi: int | None, example: str) -> int:
+    """An integer in [lo, hi] (hi None: no upper bound). TOML booleans are not integers."""
+    if isinstance(value, float) and value.is_integer() and not isinstance(value, bool):
+        raise ScenarioError(field, f"{_show(value)} is not an integer", f"write it without a decimal point, e.g. {example}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(field, f"{_show(value)} is {_type_name(value)}, not an integer", f"write a whole number, e.g. {example}")
+    if value < lo or (hi is not None and value > hi):
+        span = f"between {lo} and {hi}" if hi is not None else f"{lo} or more"
+        raise ScenarioError(field, f"{value} is out of range", f"use an integer {span}, e.g. {example}")
+    return value
+
+
+def _number(
+    value: Any,
+    field: str,
+    lo: float,
+    hi: float,
+    example: str,
+    *,
+    lo_open: bool = False,
+) -> float:
+    """A finite plain number (int or float, not bool) in [lo, hi] (or (lo, hi] when lo_open)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        hint = f"write a plain number without quotes, e.g. {example}"
+        raise ScenarioError(field, f"{_show(value)} is {_type_name(value)}, not a number", hint)
+    x = float(value)
+    below = x <= lo if lo_open else x < lo
+    if not math.isfinite(x) or below or x > hi:
+        span = f"{'>' if lo_open else '>='} {_fmt(lo)} and <= {_fmt(hi)}"
+        raise ScenarioError(field, f"{_show(value)} is out of range", f"use a number {span}, e.g. {example}")
+    return x
+
+
+def _quantity(value: Any, field: str, unit: u.UnitBase, kind: str, example: str) -> u.Quantity:
+    """Parse a ``"number unit"`` string into a finite Quantity convertible to ``unit``.
+
+    ``kind`` names the physical type for messages ("a length"); ``example`` is a valid TOML value.
+    """
+    fix = f"write a number with a unit, e.g. {example}"
+    if isinstance(value, bool):
+        raise ScenarioError(field, f"{_show(value)} is a boolean, not {kind}", fix)
+    if isinstance(value, (int, float)):
+        raise ScenarioError(field, f"{_show(value)} has no unit", f"write it as a string with a unit, e.g. {example}")
+    if not isinstance(value, str):
+        raise ScenarioError(field, f"{_show(value)} is {_type_name(value)}, not {kind}", fix)
+    text = value.strip()
+    if unit.is_equivalent(u.rad):
+        try:  # also sexagesimal with unit markers, e.g. "05h35m17s", "-5d23m28s"
+            angle = Angle(text)
+        except (ValueError, TypeError, u.UnitsError):
+            pass  # fall through for a precise message
+        else:
+            if angle.isscalar and np.isfinite(angle.value):
+                return u.Quantity(angle.to(u.deg))
+    try:
+        q = u.Quantity(text)
+    except (ValueError, TypeError) as exc:
+        raise ScenarioError(field, f"{_show(value)} is not {kind}{_unit_parse_reason(text, exc)}", fix) from None
+    if q.unit == u.dimensionless_unscaled:
+        raise ScenarioError(field, f"{_show(value)} has no unit", fix)
+    if not q.unit.is_equivalent(unit):
+        ptype = str(q.unit.physical_type)
+        got = "of unknown type" if ptype == "unknown" else f"a {ptype}" if ptype[0] not in "aeiou" else f"an {ptype}"
+        if q.unit == u.pix:
+            got = "in pixels"
+        raise ScenarioError(field, f"{_show(value)} is {got}, not {kind}", fix)
+    if not np.isfinite(q.value) or q.isscalar is False:
+        raise ScenarioError(field, f"{_show(value)} is not a finite number", fix)
+    return q
+
+
+def _unit_parse_reason(text: str, exc: Exception) -> str:
+    """A short reason for a failed Quantity parse (astropy's own messages run to several lines)."""
+    msg = str(exc)
+    if "does not start with a number" in msg:
+        return " (it does not start with a number)"
+    if "did not parse as unit" in msg:
+        bad = msg.split("did not parse as unit")[0].strip().strip("'\"")
+        hint = ""
+        if "Did you mean" in msg:
+            hint = "; astropy suggests " + msg.split("Did you mean", 1)[1].split("?", 1)[0].strip()
+        return f' ("{bad}" is not a known unit{hint})'
+    return ""
+
+
+def _in_range(
+    q: u.Quantity,
+    raw: Any,
+    field: str,
+    show_unit: u.UnitBase,
+    lo: float,
+    hi: float,
+    example: str,
+    *,
+    lo_open: bool = False,
+) -> float:
+    """Check ``lo <= q <= hi`` (``lo < q`` when lo_open), bounds in ``show_unit``; return q in show_unit."""
+    x = float(q.to_value(show_unit))
+    below = x <= lo if lo_open else x < lo
+    if below or x > hi:
+        name = show_unit.to_string()
+        op = ">" if lo_open else ">="
+        converted = f"{x:.6g} {name}"
+        also = "" if isinstance(raw, str) and raw.strip() == converted else f" ({converted})"
+        raise ScenarioError(
+            field,
+            f"{_show(raw)}{also} is out of range",
+            f"use a value {op} {_fmt(lo)} {name} and <= {_fmt(hi)} {name}, e.g. {example}",
+        )
+    return x
+
+
+def _time(value: Any, field: str) -> Time:
+    """An ISO 8601 UTC time string (or a TOML date-time) -> astropy Time, scale UTC."""
+    example = '"2012-03-15T02:00:00"'
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        return Time(value, scale="utc")
+    if isinstance(value, _dt.date):
+        value = value.isoformat()
+    if not isinstance(value, str):
+        raise ScenarioError(field, f"{_show(value)} is {_type_name(value)}, not a time", f"write an ISO 8601 UTC time in quotes, e.g. {example}")
+    text = value.strip()
+    for fmt in ("isot", "iso"):
+        try:
+            return Time(text, format=fmt, scale="utc")
+        except ValueError:
+            continue
+    raise ScenarioError(
+        field,
+        f"{_show(value)} is not an ISO 8601 UTC time",
+        f"write YYYY-MM-DDThh:mm:ss[.fff] in UTC without a zone offset, e.g. {example}",
+    )
+
+
+def _vector(value: Any, field: str, n: int, example: str) -> np.ndarray:
+    """A list of ``n`` finite plain numbers -> float64 array."""
+    if not isinstance(value, list) or len(value) != n:
+        what = f"a list of {len(value)}" if isinstance(value, list) else _type_name(value)
+        raise ScenarioError(field, f"{_show(value)} is {what}, not a list of {n} numbers", f"write e.g. {example}")
+    for i, x in enumerate(value):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            raise ScenarioError(
+                f"{field}[{i}]", f"{_show(x)} is not a finite number", f"write plain numbers without quotes, e.g. {example}"
+            )
+    return np.array(value, dtype=np.float64)
+
+
+def _table(value: Any, field: str) -> dict:
+    if not isinstance(value, dict):
+        raise ScenarioError(
+            field, f"{_show(value)} is {_type_name(value)}, not a section", f"write it as a section header [{field}] followed by its keys"
+        )
+    return value
+
+
+def _require(table: dict, key: str, where: str, example: str) -> Any:
+    if key not in table:
+        raise ScenarioError(f"{where}.{key}", "is missing", f"add it to [{where}], e.g. {key} = {example}")
+    return table[key]
+
+
+def _resolve_path(value: Any, field: str, base_dir: Path | None, example: str) -> Path:
+    """A file path string, relative paths taken from the scenario's folder; the file must exist."""
+    text = _string(value, field, example, non_empty=True)
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = (base_dir if base_dir is not None else Path.cwd()) / path
+    if not path.is_file():
+        rel = " (relative paths are taken from the scenario file's folder)" if not Path(text).is_absolute() else ""
+        raise ScenarioError(field, f'file "{path}" does not exist{rel}', "check the path")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# Sections
+# ----------------------------------------------------------------------------------------------
+
+
+def _parse_meta(sec: dict) -> tuple[str, str, int]:
+    name = _string(_require(sec, "name", "scenario", '"pettit-2012-cupola"'), "scenario.name", '"pettit-2012-cupola"', non_empty=True)
+    description = _string(sec.get("description", ""), "scenario.description", '"15-minute limb exposure"')
+    seed = _integer(sec.get("seed", 0), "scenario.seed", 0, None, "2012")
+    return name, description, seed
+
+
+def _parse_orbit(sec: dict, base_dir: Path | None) -> Any:
+    import simulator.orbit as orbit
+
+    given = [k for k in ("tle", "state", "oem") if k in sec]
+    if len(given) != 1:
+        problem = "has no orbit source" if not given else f"has {len(given)} orbit sources ({', '.join(given)})"
+        raise ScenarioError("orbit", problem, "give exactly one of tle, state or oem")
+    kind = given[0]
+    if kind == "tle":
+        text = _string(sec["tle"], "orbit.tle", '"""<two TLE lines>"""', non_empty=True)
+        return orbit.parse_tle(text, field="orbit.tle")
+    if kind == "oem":
+        path = _resolve_path(sec["oem"], "orbit.oem", base_dir, '"ISS.OEM_J2K_EPH.txt"')
+        return orbit.read_oem(path, field="orbit.oem")
+    state = _table(sec["state"], "orbit.state")
+    _check_keys(state, _STATE_KEYS, "orbit.state")
+    epoch = _time(_require(state, "epoch", "orbit.state", '"2012-03-15T02:00:00"'), "orbit.state.epoch")
+    pos_example = "[-4400.0, 3500.0, 3600.0]"
+    vel_example = "[-2.5, -6.3, 3.2]"
+    pos = _vector(_require(state, "position_km", "orbit.state", pos_example), "orbit.state.position_km", 3, pos_example)
+    vel = _vector(_require(state, "velocity_km_s", "orbit.state", vel_example), "orbit.state.velocity_km_s", 3, vel_example)
+    # StateVectorOrbit checks the state itself (above the surface, bound, perigee) and names the field.
+    return orbit.StateVectorOrbit(epoch=epoch, position_km=pos, velocity_km_s=vel)
+
+
+def _parse_quaternion(value: Any, field: str) -> np.ndarray:
+    example = "[1.0, 0.0, 0.0, 0.0]"
+    q = _vector(value, field, 4, example)
+    norm = float(np.linalg.norm(q))
+    if abs(norm - 1.0) > _QUATERNION_TOLERANCE:
+        raise ScenarioError(
+            field,
+            f"|q| = {norm:.6g} is not a unit quaternion",
+            f"give a normalised scalar-first [w, x, y, z] (|q| within {_QUATERNION_TOLERANCE:g} of 1), e.g. {example}",
+        )
+    return q / norm
+
+
+def _angle_rad(sec: dict, key: str, where: str, example: str, *, default: str | None = None, limit_deg: float | None = None) -> float:
+    """An angle string -> radians; ``limit_deg`` bounds |angle| (e.g. 90 for elevation, dec)."""
+    field = f"{where}.{key}"
+    raw = sec.get(key, default) if default is not None else _require(sec, key, where, example)
+    q = _quantity(raw, field, u.rad, "an angle", example)
+    if limit_deg is not None:
+        _in_range(q, raw, field, u.deg, -limit_deg, limit_deg, example)
+    return float(q.to_value(u.rad))
+
+
+def _parse_attitude(sec: dict, camera: Camera, base_dir: Path | None) -> Any:
+    import simulator.attitude as att
+
+    if "wcs" in sec:
+        extra = [k for k in sec if k not in ("wcs", "hold")]
+        if extra:
+            raise ScenarioError(
+                f"attitude.{extra[0]}",
+                "cannot be combined with attitude.wcs (the photo's WCS already fixes the pointing)",
+                "remove it, or remove wcs and give mode with angles or a quaternion",
+            )
+        path = _resolve_path(sec["wcs"], "attitude.wcs", base_dir, '"photo.wcs"')
+        hold = sec.get("hold", "inertial")
+        if hold not in ("inertial", "lvlh"):
+            raise ScenarioError("attitude.hold", f"{_show(hold)} is not a hold mode", 'use "inertial" (fixed on the stars) or "lvlh" (fixed to the ISS)')
+        pointing = att.read_wcs_pointing(path, camera, field="attitude.wcs")
+        return WcsAttitudeSpec(pointing=pointing, hold=hold, path=path)
+
+    if "hold" in sec:
+        raise ScenarioError("attitude.hold", "only applies with attitude.wcs", "remove it, or give wcs = \"photo.wcs\"")
+    mode = _require(sec, "mode", "attitude", '"lvlh"')
+    if mode not in ("lvlh", "inertial"):
+        raise ScenarioError("attitude.mode", f"{_show(mode)} is not an attitude mode", 'use "lvlh" (fixed to the ISS) or "inertial" (fixed on the stars)')
+
+    angle_keys = ("azimuth", "elevation", "roll") if mode == "lvlh" else ("ra", "dec", "roll")
+    other = ("ra", "dec") if mode == "lvlh" else ("azimuth", "elevation")
+    for key in other:
+        if key in sec:
+            raise ScenarioError(
+                f"attitude.{key}",
+                f'does not apply to mode = "{mode}"',
+                f"use {', '.join(angle_keys)} (or a quaternion) with this mode",
+            )
+    if "quaternion" in sec:
+        clash = [k for k in angle_keys if k in sec]
+        if clash:
+            raise ScenarioError(
+                f"attitude.{clash[0]}", "cannot be combined with attitude.quaternion", "give either the angles or the quaternion"
+            )
+        R = att.matrix_from_quaternion(_parse_quaternion(sec["quaternion"], "attitude.quaternion"))
+        return att.LvlhAttitude(R) if mode == "lvlh" else att.InertialAttitude(R)
+
+    if mode == "lvlh":
+        az = _angle_rad(sec, "azimuth", "attitude", '"0 deg"')
+        el = _angle_rad(sec, "elevation", "attitude", '"-12 deg"', limit_deg=90.0)
+        roll = _angle_rad(sec, "roll", "attitude", '"0 deg"', default="0 deg")
+        return att.LvlhAttitude(att.mount_matrix(az, el, roll))
+    ra = _angle_rad(sec, "ra", "attitude", '"83.82 deg"')
+    dec = _angle_rad(sec, "dec", "attitude", '"-5.39 deg"', limit_deg=90.0)
+    roll = _angle_rad(sec, "roll", "attitude", '"0 deg"', default="0 deg")
+    return att.InertialAttitude(att.inertial_matrix(ra, dec, roll))
+
+
+def _parse_camera(sec: dict) -> Camera:
+    w = "camera"
+    width = _integer(_require(sec, "width", w, "4256"), "camera.width", 16, 100_000, "4256")
+    height = _integer(_require(sec, "height", w, "2832"), "camera.height", 16, 100_000, "2832")
+
+    raw = _require(sec, "pixel_pitch", w, '"8.45 um"')
+    pitch_um = _in_range(_quantity(raw, "camera.pixel_pitch", u.m, "a length", '"8.45 um"'), raw, "camera.pixel_pitch", u.um, 0.5, 100.0, '"8.45 um"')
+
+    raw = _require(sec, "focal_length", w, '"14 mm"')
+    focal_mm = _in_range(_quantity(raw, "camera.focal_length", u.m, "a length", '"14 mm"'), raw, "camera.focal_length", u.mm, 1.0, 5000.0, '"14 mm"')
+
+    f_number = _number(_require(sec, "f_number", w, "2.8"), "camera.f_number", 0.5, 64.0, "2.8")
+
+    dist = _vector(sec.get("distortion", [0.0] * 5), "camera.distortion", 5, "[k1, k2, p1, p2, k3] = [-0.02, 0.0, 0.0, 0.0, 0.0]")
+    throughput = _number(sec.get("throughput", 0.35), "camera.throughput", 0.0, 1.0, "0.35", lo_open=True)
+
+    pixel_scale_arcsec = math.degrees(pitch_um / focal_mm * 1e-3) * 3600.0
+    raw = sec.get("psf_sigma", "0.8 pix")
+    if _is_angle_string(raw):  # an angular width, converted with the pixel scale at the centre
+        q = _quantity(raw, "camera.psf_sigma", u.rad, "an angle", '"0.8 pix"').to_value(u.arcsec) / pixel_scale_arcsec * u.pix
+    else:
+        q = _quantity(raw, "camera.psf_sigma", u.pix, "a width in pixels", '"0.8 pix" (or an angle, e.g. "50 arcsec")')
+    sigma_px = _in_range(q, raw, "camera.psf_sigma", u.pix, 0.3, 50.0, '"0.8 pix"')
+
+    return Camera(
+        width=width,
+        height=height,
+        pixel_pitch_m=pitch_um * 1e-6,
+        focal_length_m=focal_mm * 1e-3,
+        f_number=f_number,
+        dist_coeffs=tuple(float(x) for x in dist),
+        psf_sigma_px=sigma_px,
+        throughput=throughput,
+    )
+
+
+def _is_angle_string(value: Any) -> bool:
+    """True if ``value`` parses as an angle quantity (used to accept psf_sigma in arcsec)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return u.Quantity(value.strip()).unit.is_equivalent(u.rad)
+    except (ValueError, TypeError):
+        return False
+
+
+def _parse_duration(sec: dict) -> float:
+    example = '"15 min"'
+    raw = _require(sec, "duration", "exposure", example)
+    q = _quantity(raw, "exposure.duration", u.s, "a time", example)
+    return _in_range(q, raw, "exposure.duration", u.s, 0.0, 6 * 3600.0, example, lo_open=True)
+
+
+def _parse_sky(sec: dict) -> SkySpec:
+    catalog = _string(sec.get("catalog", "hipparcos"), "sky.catalog", '"hipparcos"', non_empty=True)
+    try:
+        from simulator.sky.catalog import catalog_path
+    except ModuleNotFoundError as exc:  # only tolerate the catalog module itself being absent
+        if exc.name not in ("simulator.sky.catalog",):
+            raise
+        catalog_path = None
+    if catalog_path is not None:
+        try:
+            catalog_path(catalog)
+        except ScenarioError as exc:
+            if exc.field != "sky.catalog":
+                raise ScenarioError("sky.catalog", exc.problem, exc.fix) from None
+            raise
+    mag_limit = _number(sec.get("mag_limit", 9.0), "sky.mag_limit", -2.0, 14.0, "9.0")
+    return SkySpec(catalog=catalog, mag_limit=mag_limit)
+
+
+def _parse_earth(sec: dict) -> EarthSpec:
+    example = '"15 km"'
+    raw = sec.get("occultation_altitude", "15 km")
+    q = _quantity(raw, "earth.occultation_altitude", u.m, "a length", example)
+    return EarthSpec(occultation_altitude_km=_in_range(q, raw, "earth.occultation_altitude", u.km, 0.0, 200.0, example))
+
+
+def _parse_render(sec: dict) -> RenderSpec:
+    example = '"0.005 pix"'
+    raw = sec.get("knot_tolerance", "0.005 pix")
+    q = _quantity(raw, "render.knot_tolerance", u.pix, "a length in pixels", example)
+    tol = _in_range(q, raw, "render.knot_tolerance", u.pix, 1e-4, 1.0, example)
+    extent = _number(sec.get("psf_extent", 5.0), "render.psf_extent", 3.0, 10.0, "5.0")
+    return RenderSpec(knot_tolerance_px=tol, psf_extent_sigma=extent)
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry points
+# ----------------------------------------------------------------------------------------------
+
+
+def parse_scenario(text: str, base_dir: Path | None = None, source_path: Path | None = None) -> Scenario:
+    """Parse and validate scenario TOML ``text``.
+
+    base_dir: folder that relative file paths (orbit.oem, attitude.wcs) are taken from; defaults to
+    ``source_path``'s folder, else the working directory. source_path: recorded in the result and
+    used to name the file in TOML syntax errors. Raises ScenarioError on any invalid input.
+    """
+    if source_path is not None:
+        source_path = Path(source_path)
+    if base_dir is None and source_path is not None:
+        base_dir = source_path.parent
+    base_dir = Path(base_dir) if base_dir is not None else None
+    where = source_path.name if source_path is not None else "scenario"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(
+            where,
+            f"is not valid TOML: {exc}",
+            'fix the syntax there (strings need quotes, e.g. focal_length = "14 mm"; each key once per section)',
+        ) from None
+
+    _check_keys(data, tuple(SECTIONS), "")
+    sections = {name: _table(data.get(name, {}), name) for name in SECTIONS}
+    for name, table in sections.items():
+        _check_keys(table, SECTIONS[name], name)
+    for name in _REQUIRED_SECTIONS:
+        if name not in data:
+            raise ScenarioError(name, f"section [{name}] is missing", f"add it, with keys from: {', '.join(SECTIONS[name])}")
+
+    name, description, seed = _parse_meta(sections["scenario"])
+    start = _time(sections["time"]["start"], "time.start") if "start" in sections["time"] else None
+    orbit = _parse_orbit(sections["orbit"], base_dir)
+    camera = _parse_camera(sections["camera"])
+    attitude = _parse_attitude(sections["attitude"], camera, base_dir)
+    if start is None:
+        date_obs = attitude.pointing.date_obs if isinstance(attitude, WcsAttitudeSpec) else None
+        if date_obs is None:
+            fix = (
+                "add start to [time], e.g. start = \"2012-03-15T02:00:00\" (the WCS header has no DATE-OBS)"
+                if isinstance(attitude, WcsAttitudeSpec)
+                else 'add [time] with start = "2012-03-15T02:00:00" (UTC)'
+            )
+            raise ScenarioError("time.start", "is missing", fix)
+        start = date_obs.utc
+    duration_s = _parse_duration(sections["exposure"])
+    sky = _parse_sky(sections["sky"])
+    earth = _parse_earth(sections["earth"])
+    render = _parse_render(sections["render"])
+
+    return Scenario(
+        name=name,
+        description=description,
+        seed=seed,
+        start=start,
+        duration_s=duration_s,
+        orbit=orbit,
+        attitude=attitude,
+        camera=camera,
+        sky=sky,
+        earth=earth,
+        render=render,
+        text=text,
+        source_path=source_path,
+    )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate the scenario file at ``path`` (UTF-8 TOML).
+
+    Relative paths inside it are taken from the file's folder. A missing or unreadable file raises
+    ScenarioError with field ``"scenario"``.
+    """
+    p = Path(path).expanduser()
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError("scenario", f'file "{p}" does not exist', "check the path of the scenario file") from None
+    except IsADirectoryError:
+        raise ScenarioError("scenario", f'"{p}" is a folder, not a file', "give the path of a .toml scenario file") from None
+    except OSError as exc:
+        raise ScenarioError("scenario", f'cannot read "{p}": {exc.strerror or exc}', "check the path and its permissions") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError("scenario", f'"{p}" is not UTF-8 text (byte {exc.start})', "save the scenario as UTF-8 TOML") from None
+    return parse_scenario(text, base_dir=p.resolve().parent, source_path=p)
