@@ -5,7 +5,7 @@ import h5py
 import numpy as np
 from astropy import units as u
 from astropy.time import Time
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from ..camera.projection import Camera, project_camera_points
 from ..earth.limb import limb_directions
@@ -47,6 +47,7 @@ def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_n
         if overlay:
             camera = _camera_from_attrs(f["camera"].attrs)
             draw = ImageDraw.Draw(image)
+            font = ImageFont.load_default(size=max(12, camera.width // 120))
             k_mid = f["truth/t"].shape[0] // 2
             start = Time(f["truth/t"].attrs["start_utc"], scale="utc")
             t_mid = start + f["truth/t"][k_mid] * u.s
@@ -66,7 +67,8 @@ def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_n
                 if int(hip[j]) not in names or not vis[j].any():
                     continue
                 k = np.flatnonzero(vis[j])[-1]
-                draw.text((xs[j, k] + 6, ys[j, k] + 4), names[int(hip[j])], fill=(255, 210, 80))
+                draw.text((xs[j, k] + font.size // 2, ys[j, k] + font.size // 3), names[int(hip[j])],
+                          fill=(255, 210, 80), font=font)
                 n_names -= 1
     if width and width < image.width:
         image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)

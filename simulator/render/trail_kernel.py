@@ -32,8 +32,11 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 @njit(cache=True)
-def _deposit_run(image, row_lo, row_hi, first, last, axis, vx, vy, vs, vlam, sigma, extent):
-    """Add one run (vertices first..last) to rows [row_lo, row_hi) of image; return (electrons, updates).
+def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, vx, vy, vs, vlam, sigma, extent):
+    """Add chords chord_lo..chord_hi-1 of the run with vertices first..last to rows [row_lo, row_hi).
+
+    Returns (electrons, updates). The erf taper uses the whole run's ends, so splitting a run into
+    pieces of chords leaves no seam.
 
     Columns (or rows, for axis 1) belong to the chord whose dominant-axis span contains them; the first
     and last chords also take the ``extent`` sigma beyond the run's ends, where the erf bracket tapers.
@@ -60,7 +63,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, axis, vx, vy, vs, vlam, sig
         w_band_lo, w_band_hi = 0, width - 1
     total = 0.0
     updates = 0
-    for chord in range(first, last):
+    for chord in range(chord_lo, chord_hi):
         du = U[chord + 1] - U[chord]
         dw = Wc[chord + 1] - Wc[chord]
         length = math.sqrt(du * du + dw * dw)
@@ -137,26 +140,31 @@ def _deposit_run(image, row_lo, row_hi, first, last, axis, vx, vy, vs, vlam, sig
 
 
 @njit(parallel=True, cache=True)
-def render_runs(image, band_edges, band_ptr, band_runs, run_first, run_last, run_axis,
-                vx, vy, vs, vlam, sigma, extent, entry_electrons):
+def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run, piece_lo, piece_hi,
+                run_first, run_last, run_axis, vx, vy, vs, vlam, sigma, extent, entry_electrons):
     """Deposit all runs into ``image`` (float64 [H, W], electrons), band by band in parallel.
 
-    band_edges [B+1]: row boundaries of the bands. band_ptr [B+1] / band_runs [E]: CSR list of the runs
-    touching each band. Runs: vertex index ranges run_first[r]..run_last[r] (inclusive) into the vertex
-    arrays vx, vy (pixels), vs (cumulative arc length, pixels), vlam (electrons per pixel of track length
-    of the chord starting at that vertex). run_axis[r]: 0 steps columns, 1 steps rows.
-    entry_electrons [E] receives what each (band, run) entry deposited. Returns the number of pixel updates.
+    band_edges [B+1]: row boundaries of the bands. band_ptr [B+1] / band_pieces [E]: CSR list of the
+    pieces touching each band; a piece is chords piece_lo..piece_hi-1 of run piece_run. Runs: vertex
+    index ranges run_first[r]..run_last[r] (inclusive) into the vertex arrays vx, vy (pixels), vs
+    (cumulative arc length, pixels), vlam (electrons per pixel of track length of the chord starting at
+    that vertex). run_axis[r]: 0 steps columns, 1 steps rows. entry_electrons [E] receives what each
+    (band, piece) entry deposited. Returns the number of pixel updates.
+    band_order: a permutation of the bands that interleaves them across threads (prange hands out
+    contiguous chunks, and trails crowd into part of the frame); it does not change the result.
     """
     n_bands = band_edges.shape[0] - 1
     counts = np.zeros(n_bands, dtype=np.int64)
-    for b in prange(n_bands):
+    for i in prange(n_bands):
+        b = band_order[i]
         row_lo = band_edges[b]
         row_hi = band_edges[b + 1]
         n = 0
         for e in range(band_ptr[b], band_ptr[b + 1]):
-            r = band_runs[e]
-            total, updates = _deposit_run(image, row_lo, row_hi, run_first[r], run_last[r], run_axis[r],
-                                          vx, vy, vs, vlam, sigma, extent)
+            p = band_pieces[e]
+            r = piece_run[p]
+            total, updates = _deposit_run(image, row_lo, row_hi, run_first[r], run_last[r], piece_lo[p],
+                                          piece_hi[p], run_axis[r], vx, vy, vs, vlam, sigma, extent)
             entry_electrons[e] = total
             n += updates
         counts[b] = n

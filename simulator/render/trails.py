@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .runs import build_runs
@@ -10,6 +11,7 @@ from .trail_kernel import render_runs
 
 PIXEL_BOX_VARIANCE = 1.0 / 12.0  # variance of a unit-width pixel box (px^2), added to the optical PSF
 BAND_ROWS = 16
+CHORDS_PER_PIECE = 4
 
 
 @dataclass
@@ -27,27 +29,45 @@ def effective_sigma(psf_sigma_px: float) -> float:
     return float(np.sqrt(psf_sigma_px**2 + PIXEL_BOX_VARIANCE))
 
 
-def _bands_for_runs(vx, vy, run_first, run_last, height, reach, band_rows):
-    """CSR lists of the runs touching each band of rows."""
+def split_pieces(run_first, run_last, chords_per_piece=CHORDS_PER_PIECE):
+    """Cut runs into pieces of at most ``chords_per_piece`` chords: (piece_run, piece_lo, piece_hi)."""
+    n_chords = run_last - run_first
+    n_pieces = (n_chords + chords_per_piece - 1) // chords_per_piece
+    piece_run = np.repeat(np.arange(run_first.size), n_pieces)
+    k = np.arange(n_pieces.sum()) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
+    piece_lo = run_first[piece_run] + k * chords_per_piece
+    piece_hi = np.minimum(piece_lo + chords_per_piece, run_last[piece_run])
+    return piece_run.astype(np.int64), piece_lo.astype(np.int64), piece_hi.astype(np.int64)
+
+
+def _bands_for_pieces(vy, piece_lo, piece_hi, height, reach, band_rows):
+    """CSR lists of the pieces touching each band of rows."""
     n_bands = (height + band_rows - 1) // band_rows
     edges = np.minimum(np.arange(n_bands + 1) * band_rows, height).astype(np.int64)
-    if run_first.size == 0:
+    if piece_lo.size == 0:
         return edges, np.zeros(n_bands + 1, np.int64), np.zeros(0, np.int64)
-    ymin = np.minimum.reduceat(vy, run_first)
-    ymax = np.maximum.reduceat(vy, run_first)
-    # reduceat runs to the next run's first vertex; runs are contiguous and ordered, so this is exact
-    pad = 1.5 * reach + 2.0
+    # pieces tile the vertex array in order; reduceat over [lo, next lo) misses only the end vertex
+    ymin = np.minimum(np.minimum.reduceat(vy, piece_lo), vy[piece_hi])
+    ymax = np.maximum(np.maximum.reduceat(vy, piece_lo), vy[piece_hi])
+    # rows a piece can touch: across-track reach / cos (<= 1.6 reach with the axis hysteresis) plus
+    # the extension of (reach + 1) beyond a run's ends at slope <= 1.25
+    pad = 3.0 * reach + 4.0
     b0 = np.clip(np.floor((ymin - pad) / band_rows), 0, n_bands - 1).astype(np.int64)
     b1 = np.clip(np.floor((ymax + pad) / band_rows), 0, n_bands - 1).astype(np.int64)
     counts = b1 - b0 + 1
-    run_ids = np.repeat(np.arange(run_first.size), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    bands = np.repeat(b0, counts) + offsets
-    order = np.lexsort((run_ids, bands))
-    band_runs = run_ids[order]
+    piece_ids = np.repeat(np.arange(piece_lo.size), counts)
+    bands = np.repeat(b0, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    order = np.argsort(bands, kind="stable")
     ptr = np.zeros(n_bands + 1, np.int64)
     np.add.at(ptr, bands + 1, 1)
-    return edges, np.cumsum(ptr), band_runs.astype(np.int64)
+    return edges, np.cumsum(ptr), piece_ids[order].astype(np.int64)
+
+
+def band_order(n_bands: int, n_threads: int | None = None) -> np.ndarray:
+    """Permutation that deals bands round-robin to threads: thread i gets bands i, i+T, i+2T, ..."""
+    n_threads = n_threads or numba.get_num_threads()
+    bands = np.arange(n_bands)
+    return np.lexsort((bands, bands % n_threads)).astype(np.int64)
 
 
 def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px, extent_sigma=5.0,
@@ -76,12 +96,14 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
             np.ascontiguousarray(rate[lo:hi], dtype=np.float64), ptr.astype(np.int64),
             np.ascontiguousarray(iv_start[sl], dtype=np.float64), np.ascontiguousarray(iv_stop[sl], dtype=np.float64),
             width, height, reach + 2.0)
-        edges, bptr, bruns = _bands_for_runs(vx, vy, first, last, height, reach, BAND_ROWS)
-        entry = np.zeros(bruns.size)
-        updates += int(render_runs(image, edges, bptr, bruns, first, last, axis, vx, vy, vs, vlam,
+        piece_run, piece_lo, piece_hi = split_pieces(first, last)
+        edges, bptr, bpieces = _bands_for_pieces(vy, piece_lo, piece_hi, height, reach, BAND_ROWS)
+        entry = np.zeros(bpieces.size)
+        updates += int(render_runs(image, edges, bptr, bpieces, band_order(edges.size - 1), piece_run,
+                                   piece_lo, piece_hi, first, last, axis, vx, vy, vs, vlam,
                                    sigma, extent_sigma, entry))
-        run_electrons = np.zeros(first.size)
-        np.add.at(run_electrons, bruns, entry)
+        piece_electrons = np.bincount(bpieces, weights=entry, minlength=piece_lo.size)
+        run_electrons = np.bincount(piece_run, weights=piece_electrons, minlength=first.size)
         np.add.at(electrons, lo + star, run_electrons)
         n_runs += first.size
         if progress is not None:

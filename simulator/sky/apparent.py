@@ -13,6 +13,8 @@ ISS velocity turns, so it is evaluated at every knot, inside the projection kern
 """
 from __future__ import annotations
 
+import warnings
+
 import erfa
 import numpy as np
 from astropy import units as u
@@ -58,10 +60,13 @@ def natural_directions(catalog: StarCatalog, epoch: Time, observer_pos_au: np.nd
     pmdec = np.radians(catalog.pmdec_mas_yr / 3.6e6)
     plx_arcsec = np.maximum(catalog.parallax_mas, PARALLAX_FLOOR_MAS) / 1000.0
     epoch_tdb = epoch.tdb
-    ra1, dec1, _, _, plx1, _ = erfa.pmsafe(
-        ra0, dec0, pmra, pmdec, plx_arcsec, np.zeros_like(ra0),
-        catalog_epoch.jd1, catalog_epoch.jd2, epoch_tdb.jd1, epoch_tdb.jd2)
-    # erfa.pmsafe may warn (status) for excessive velocities; it returns usable values regardless
+    with warnings.catch_warnings():
+        # pmsafe flags stars whose parallax it raises to its own floor ("distance overridden"); their
+        # parallax is below any measurable effect and the returned positions are right
+        warnings.simplefilter("ignore", erfa.ErfaWarning)
+        ra1, dec1, _, _, plx1, _ = erfa.pmsafe(
+            ra0, dec0, pmra, pmdec, plx_arcsec, np.zeros_like(ra0),
+            catalog_epoch.jd1, catalog_epoch.jd2, epoch_tdb.jd1, epoch_tdb.jd2)
     distance_au = 1.0 / np.radians(plx1 / 3600.0)
     star_pos = unit_vectors(ra1, dec1) * distance_au[:, None]
     rel = star_pos - observer_pos_au[None, :]

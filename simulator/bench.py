@@ -1,0 +1,97 @@
+"""Benchmark: ``python -m simulator.bench [--scenario FILE] [--warm-cache] [--repeat N]``.
+
+Renders the Pettit scenario (4256 x 2832, 15 min, V <= 9) and prints compile time, render time per
+stage, HDF5 write time, peak memory and pixel updates per second. Numba's cache goes to a fresh
+temporary folder unless --warm-cache is given, so the compile time shown is the real one.
+Kept outside the test suite: speed is measured here, never asserted in tests.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "pettit_2012_cupola.toml"
+
+WARMUP_SCENARIO = """
+[scenario]
+name = "warm-up"
+[time]
+start = "2012-03-25T01:15:00"
+[orbit]
+tle = '''
+1 25544U 98067A   12085.20387446  .00017924  00000-0  22587-3 0  2432
+2 25544  51.6423 183.0335 0016084 193.8608 250.6436 15.59550052764921
+'''
+[attitude]
+mode = "lvlh"
+azimuth = "0 deg"
+elevation = "0 deg"
+[camera]
+width = 360
+height = 240
+pixel_pitch = "100 um"
+focal_length = "14 mm"
+f_number = 2.8
+psf_sigma = "0.8 pix"
+[exposure]
+duration = "60 s"
+[sky]
+mag_limit = 3.0
+"""
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulator.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
+    parser.add_argument("--warm-cache", action="store_true", help="use Numba's normal on-disk cache")
+    parser.add_argument("--repeat", type=int, default=1, help="render this many times, report each")
+    parser.add_argument("--no-write", action="store_true", help="skip writing the HDF5 product")
+    args = parser.parse_args(argv)
+
+    tmp = tempfile.TemporaryDirectory(prefix="startrail-bench-")
+    if not args.warm_cache:
+        os.environ["NUMBA_CACHE_DIR"] = tmp.name  # must precede the first numba import
+    import numba
+
+    from .config import load_scenario, parse_scenario
+    from .io.hdf5 import write_product
+    from .render.exposure import render_exposure
+
+    print(f"startrail benchmark: {args.scenario.name}, {numba.get_num_threads()} Numba threads, "
+          f"{os.cpu_count()} CPUs, numba {numba.__version__}")
+    clock = time.perf_counter()
+    render_exposure(parse_scenario(WARMUP_SCENARIO))
+    print(f"  compile / cache load (warm-up render): {time.perf_counter() - clock:7.2f} s")
+    scenario = load_scenario(args.scenario)
+    for i in range(args.repeat):
+        clock = time.perf_counter()
+        result = render_exposure(scenario)
+        wall = time.perf_counter() - clock
+        s = result.stats
+        print(f"  render {i + 1}: {wall:7.2f} s  (setup {s['setup_s']:.2f}, knots {s['knots_s']:.2f}, "
+              f"occultation {s['occultation_s']:.2f}, trails {s['render_s']:.2f})")
+        print(f"    {s['candidates']} candidate stars, {s['stars']} in frame, {s['knots']} knots "
+              f"(interpolation error {s['knot_interp_error_px']:.4f} px), {s['runs']} runs")
+        print(f"    {s['pixel_updates']:.3e} pixel updates, {s['pixel_updates'] / s['render_s'] / 1e6:.1f} M/s "
+              f"in the trail kernel, {s['render_s'] / s['pixel_updates'] * 1e9:.1f} ns each")
+    if not args.no_write:
+        out = Path(tmp.name) / "bench.h5"
+        clock = time.perf_counter()
+        write_product(out, scenario, result)
+        print(f"  HDF5 write: {time.perf_counter() - clock:7.2f} s, {out.stat().st_size / 1e6:.1f} MB")
+    print(f"  peak memory (max RSS): {_peak_rss_mb():.0f} MB")
+    tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
