@@ -20,16 +20,16 @@ from numba import njit, prange
 
 from .ellipsoid import WGS84_A_KM, WGS84_B_KM, geodetic_altitude, pole_frame
 
-# Above this many km over the hiding altitude the cheap scaled-sphere altitude is returned instead of
-# the exact geodetic one: the two differ by less than a - b = 21.4 km, so the sign test is unaffected.
+# Farther than this many km from the hiding altitude the cheap scaled-sphere altitude is returned instead
+# of the exact geodetic one: the two differ by less than a - b = 21.4 km, so the sign test is unaffected.
 EXACT_MARGIN_KM = 50.0
 
 
 @njit(cache=True)
-def tangent_altitude(ox, oy, oz, dx, dy, dz, exact_below=1e300):
+def tangent_altitude(ox, oy, oz, dx, dy, dz, exact_near=0.0, margin=1e300):
     """Minimum geodetic altitude (km) along the half-line o + s d, s >= 0 (pole-frame coordinates, km).
 
-    Exact where the result is below ``exact_below``; above it, an approximation good to ~21 km (the
+    Exact within ``margin`` km of ``exact_near``; farther away, an approximation good to ~21 km (the
     altitude of the closest point on the ellipsoid scaled to a sphere), used only for speed.
     """
     k = WGS84_A_KM / WGS84_B_KM  # scale z so the ellipsoid becomes a sphere
@@ -40,7 +40,7 @@ def tangent_altitude(ox, oy, oz, dx, dy, dz, exact_below=1e300):
         s = 0.0
     px, py, pz = sx + s * ex, sy + s * ey, sz + s * ez
     approx = math.sqrt(px * px + py * py + pz * pz) - WGS84_A_KM
-    if approx > exact_below:
+    if abs(approx - exact_near) > margin:
         return approx
     return geodetic_altitude(ox + s * dx, oy + s * dy, oz + s * dz)
 
@@ -81,17 +81,17 @@ def _crossing_time(t0, t1, pos, vel, k, d, altitude_km):
 
 
 @njit(parallel=True, cache=True)
-def tangent_altitudes(pos, directions, exact_below=1e300):
+def tangent_altitudes(pos, directions, exact_near=0.0, margin=1e300):
     """Tangent altitudes [N, K] (km) of star directions [N, 3] seen from observer positions [K, 3] (pole frame).
 
-    Exact below ``exact_below`` km, approximate (to ~21 km) above it.
+    Exact within ``margin`` km of ``exact_near`` km, approximate (to ~21 km) farther away.
     """
     n, k_n = directions.shape[0], pos.shape[0]
     out = np.empty((n, k_n))
     for j in prange(n):
         for k in range(k_n):
             out[j, k] = tangent_altitude(pos[k, 0], pos[k, 1], pos[k, 2],
-                                         directions[j, 0], directions[j, 1], directions[j, 2], exact_below)
+                                         directions[j, 0], directions[j, 1], directions[j, 2], exact_near, margin)
     return out
 
 
@@ -145,7 +145,7 @@ def visibility_intervals(t, pos_gcrs_km, vel_gcrs_km_s, directions_gcrs, pole_gc
     pos = np.ascontiguousarray(pos_gcrs_km @ rot.T)
     vel = np.ascontiguousarray(vel_gcrs_km_s @ rot.T)
     dirs = np.ascontiguousarray(directions_gcrs @ rot.T)
-    h_tan = tangent_altitudes(pos, dirs, float(altitude_km) + EXACT_MARGIN_KM)
+    h_tan = tangent_altitudes(pos, dirs, float(altitude_km), EXACT_MARGIN_KM)
     ptr, starts, stops = _intervals(np.ascontiguousarray(t, dtype=np.float64), pos, vel, dirs, h_tan,
                                     float(altitude_km))
     return ptr, starts, stops, h_tan
