@@ -31,7 +31,7 @@ def _interp_point(t, x, y, k, tq):
 
 @njit(cache=True)
 def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
-                   vx, vy, vs, vlam, run_first, run_last, run_axis, run_star, nv, nr):
+                   vx, vy, vs, vlam, run_first, run_last, run_axis, run_star, run_cuts, nv, nr):
     """Split one visible polyline (n points) into runs appended at vertex index nv / run index nr."""
     # 1) merge tiny chords
     mx = np.empty(n)
@@ -80,9 +80,13 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
         run_last[nr] = nv + 1
         run_axis[nr] = 0
         run_star[nr] = star
+        run_cuts[nr, :] = 0.0
         return nv + 2, nr + 1
     # 2) walk chords, opening a new run on axis/direction change or off-frame gaps
     open_run = False
+    pending_cut = False
+    cut_x = 0.0
+    cut_y = 0.0
     axis = 0
     direction = 0
     for i in range(m - 1):
@@ -93,6 +97,7 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
         off = (max(mx[i], mx[i + 1]) < -margin or min(mx[i], mx[i + 1]) > width - 1 + margin
                or max(my[i], my[i + 1]) < -margin or min(my[i], my[i + 1]) > height - 1 + margin)
         if off or length <= 0.0 or dt <= 0.0:
+            pending_cut = False
             if open_run:
                 run_last[nr] = nv - 1
                 nr += 1
@@ -107,10 +112,33 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
             du = dx if keep == 0 else dy
             d = 1 if du > 0 else -1
             if keep != axis or d != direction or du == 0.0:
+                # the track goes on: the two runs meet at a cut through the shared vertex,
+                # perpendicular to the mean direction of the chords on either side
+                px0, py0 = vx[nv - 1] - vx[nv - 2], vy[nv - 1] - vy[nv - 2]
+                l0 = math.hypot(px0, py0)
+                tx = px0 / l0 + dx / length
+                ty = py0 / l0 + dy / length
+                tl = math.hypot(tx, ty)
+                if tl > 1e-9:
+                    cut_x, cut_y = tx / tl, ty / tl
+                else:  # a full reversal: cut along the previous direction
+                    cut_x, cut_y = px0 / l0, py0 / l0
+                run_cuts[nr, 2] = cut_x
+                run_cuts[nr, 3] = cut_y
                 run_last[nr] = nv - 1
                 nr += 1
                 open_run = False
+                pending_cut = True
         if not open_run:
+            if pending_cut:
+                run_cuts[nr, 0] = cut_x
+                run_cuts[nr, 1] = cut_y
+                pending_cut = False
+            else:
+                run_cuts[nr, 0] = 0.0
+                run_cuts[nr, 1] = 0.0
+            run_cuts[nr, 2] = 0.0
+            run_cuts[nr, 3] = 0.0
             axis = 0 if abs(dx) >= abs(dy) else 1
             du = dx if axis == 0 else dy
             direction = 1 if du > 0 else -1
@@ -140,7 +168,10 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin):
 
     t [K] knot times (s); x, y [N, K] pixel positions (NaN where undefined); rate [N] electrons/s;
     visible time intervals of star j: iv_start/iv_stop[iv_ptr[j]:iv_ptr[j+1]] (s).
-    Returns vertex arrays (vx, vy, vs, vlam) and run arrays (run_first, run_last, run_axis, run_star).
+    Returns vertex arrays (vx, vy, vs, vlam) and run arrays (run_first, run_last, run_axis, run_star,
+    run_cuts). run_cuts [R, 4]: unit tangent (tx, ty) of the cut at the run's start and at its end where
+    the track continues into a neighbouring run (zeros where the run really starts or ends, which the
+    kernel tapers with the erf of the exact chord integral).
     """
     n_stars, n_knots = x.shape
     n_iv = iv_ptr[n_stars]
@@ -154,6 +185,7 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin):
     run_last = np.empty(cap_r, dtype=np.int64)
     run_axis = np.empty(cap_r, dtype=np.int64)
     run_star = np.empty(cap_r, dtype=np.int64)
+    run_cuts = np.zeros((cap_r, 4))
     px = np.empty(n_knots + 2)
     py = np.empty(n_knots + 2)
     pt = np.empty(n_knots + 2)
@@ -195,7 +227,40 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin):
                     if i - start >= 1:
                         nv, nr = _emit_polyline(px[start:i], py[start:i], pt[start:i], i - start, rate[j],
                                                 width, height, margin, j, vx, vy, vs, vlam,
-                                                run_first, run_last, run_axis, run_star, nv, nr)
+                                                run_first, run_last, run_axis, run_star, run_cuts, nv, nr)
                     start = i + 1
     return (vx[:nv].copy(), vy[:nv].copy(), vs[:nv].copy(), vlam[:nv].copy(),
-            run_first[:nr].copy(), run_last[:nr].copy(), run_axis[:nr].copy(), run_star[:nr].copy())
+            run_first[:nr].copy(), run_last[:nr].copy(), run_axis[:nr].copy(), run_star[:nr].copy(),
+            run_cuts[:nr].copy())
+
+
+@njit(cache=True)
+def chord_curvatures(vx, vy, run_first, run_last):
+    """Signed curvature (1/px) of the track along each chord, for the kernel's curvature correction.
+
+    At an interior vertex the curvature is the turning angle over the mean length of its two chords;
+    a chord takes the mean of its two vertices (or the one it has, at a run's end). Positive when the
+    track turns toward its left normal (-dy, dx) in image coordinates.
+    """
+    kappa = np.zeros(vx.shape[0])
+    for r in range(run_first.shape[0]):
+        a, b = run_first[r], run_last[r]
+        if b - a < 2:
+            continue
+        at_vertex = np.zeros(b - a + 1)
+        for v in range(a + 1, b):
+            x1, y1 = vx[v] - vx[v - 1], vy[v] - vy[v - 1]
+            x2, y2 = vx[v + 1] - vx[v], vy[v + 1] - vy[v]
+            l1 = math.hypot(x1, y1)
+            l2 = math.hypot(x2, y2)
+            turn = math.atan2(x1 * y2 - y1 * x2, x1 * x2 + y1 * y2)
+            at_vertex[v - a] = turn / (0.5 * (l1 + l2))
+        for c in range(a, b):
+            i = c - a
+            if c == a:
+                kappa[c] = at_vertex[i + 1]
+            elif c == b - 1:
+                kappa[c] = at_vertex[i]
+            else:
+                kappa[c] = 0.5 * (at_vertex[i] + at_vertex[i + 1])
+    return kappa

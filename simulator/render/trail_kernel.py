@@ -28,15 +28,30 @@ import numpy as np
 from numba import njit, prange
 
 _SQRT2 = math.sqrt(2.0)
+# Below this curvature (1/px; radius above 50 px) the interior of a curved run uses Taylor series for the
+# curvature terms; sharper bends take the exact per-pixel expressions.
+TAYLOR_KAPPA_MAX = 0.02
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
+@njit(cache=True, inline="always")
+def _curvature_factor(kc):
+    """1 / sqrt(1 - κ c_n), bounded for tracks curling within the PSF (κ c_n -> 1)."""
+    return 1.0 / math.sqrt(max(1.0 - kc, 0.25))
+
+
 @njit(cache=True, error_model="numpy")
-def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, vx, vy, vs, vlam, sigma, extent):
+def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, cuts, vx, vy, vs, vlam, vkappa,
+                 sigma, extent):
     """Add chords chord_lo..chord_hi-1 of the run with vertices first..last to rows [row_lo, row_hi).
 
     Returns (electrons, updates). The erf taper uses the whole run's ends, so splitting a run into
-    pieces of chords leaves no seam.
+    pieces of chords leaves no seam. Curvature: a pixel at signed distance c_n on the inner side of a
+    track of curvature κ sees the track wrap around it, and the time integral becomes
+    λ g(c) / sqrt(1 − κ c_n) (second-order expansion of the distance to a circular arc).
+    Where the track continues into the neighbouring run (``cuts``: tangent at the start (0:2) and end
+    (2:4), zero where the run really starts/ends), the two runs split the pixels by the line through
+    the shared vertex perpendicular to that tangent, with no taper, so a curved trail has no seam.
 
     Columns (or rows, for axis 1) belong to the chord whose dominant-axis span contains them; the first
     and last chords also take the ``extent`` sigma beyond the run's ends, where the erf bracket tapers.
@@ -54,6 +69,8 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, v
     norm = _INV_SQRT_2PI / sigma
     inv_sig_sqrt2 = 1.0 / (sigma * _SQRT2)
     step = 1 if U[last] >= U[first] else -1
+    cut_start = cuts[0] != 0.0 or cuts[1] != 0.0
+    cut_end = cuts[2] != 0.0 or cuts[3] != 0.0
     # the band's limits along the stepping axis (axis 1 steps rows) and across it (axis 0)
     if axis == 0:
         u_band_lo, u_band_hi = 0, u_size - 1
@@ -94,12 +111,19 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, v
         if u0 > u1:
             continue
         # skip chords whose across-track footprint misses the band
-        w_ext = abs(dw / du) * (reach + 1.0) + half
+        w_ext = abs(dw / du) * (reach + 1.0) + half + 1.0
         if (min(Wc[chord], Wc[chord + 1]) - w_ext > w_band_hi
                 or max(Wc[chord], Wc[chord + 1]) + w_ext < w_band_lo):
             continue
         lam_norm = vlam[chord] * norm
         q = math.exp(-2.0 * cos_f * cos_f * inv_two_var)
+        # signed offset along the left normal (-dy, dx)/L per pixel step across the track
+        kappa = vkappa[chord]
+        # curvature matters when the track bends by more than 1e-4 px within the across-track reach
+        curved = abs(kappa) * reach * reach > 2e-4
+        if curved:
+            half += 1.0  # the curving track may bring pixels one row beyond the straight line's reach
+        cn_step = (du / length) if axis == 0 else (-du / length)
         # along-track distance beyond which a column's pixels are all far from the run's ends
         end_zone = reach + half * abs(sin_f)
         for u_c in range(u0, u1 + 1):
@@ -120,8 +144,36 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, v
             gauss = lam_norm * math.exp(-c0 * c0 * inv_two_var)
             ratio = math.exp(-(2.0 * c0 * cos_f + cos_f * cos_f) * inv_two_var)
             n_w = w_hi - w_lo + 1
-            if end_zone <= s_line <= run_length - end_zone:
-                # interior of the run: the erf bracket is 1 for every pixel of the column
+            interior = end_zone <= s_line <= run_length - end_zone
+            if interior and curved and abs(kappa) < TAYLOR_KAPPA_MAX:
+                # gently curved interior: Gaussian recurrence in the chord-line offset c, times the
+                # curvature terms by Taylor series (exp(x) to x^3 with x = (2 c d - d^2) / 2 sigma^2 for
+                # the shift d of the track from the chord line, and (1 - y)^-1/2 to y^3 with
+                # y = kappa c_eff; both |x|, |y| < 0.05 where the Gaussian exceeds 1e-4 of its peak)
+                col_total = 0.0
+                a0 = (frac - 0.5) * length
+                quarter_l2 = 0.25 * length * length
+                for w in range(w_lo, w_hi + 1):
+                    delta = w - w_line
+                    a_m = a0 + delta * sin_f
+                    d = 0.5 * kappa * (a_m * a_m - quarter_l2)
+                    c = delta * cn_step
+                    x = (2.0 * c * d - d * d) * inv_two_var
+                    y = kappa * (c - d)
+                    value = gauss * (1.0 + x * (1.0 + x * (0.5 + x * (1.0 / 6.0)))) \
+                        * (1.0 + y * (0.5 + y * (0.375 + y * 0.3125)))
+                    if axis == 0:
+                        image[w, u_c] += value
+                    else:
+                        image[u_c, w] += value
+                    col_total += value
+                    gauss *= ratio
+                    ratio *= q
+                total += col_total
+                updates += n_w
+                continue
+            if not curved and interior:
+                # straight interior of the run: the erf bracket is 1 for every pixel of the column
                 col_total = 0.0
                 if axis == 0:
                     for w in range(w_lo, w_hi + 1):
@@ -137,35 +189,62 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, v
                         ratio *= q
                 total += col_total
                 updates += n_w
-            else:
-                for w in range(w_lo, w_hi + 1):
-                    value = gauss
-                    gauss *= ratio
-                    ratio *= q
-                    s = s_line + (w - w_line) * sin_f
-                    if s < -reach or s > run_length + reach:
-                        continue
-                    if s < reach or s > run_length - reach:
-                        value *= 0.5 * (math.erfc((s - run_length) * inv_sig_sqrt2) - math.erfc(s * inv_sig_sqrt2))
+                continue
+            for w in range(w_lo, w_hi + 1):
+                delta = w - w_line
+                along = delta * sin_f  # along-track offset of the pixel from the column's track point
+                c_n = delta * cn_step  # and across it, along the left normal
+                if curved:
+                    # distance to the curving track rather than to the chord's straight line: relative
+                    # to the chord's midpoint (offset a_m along it), the arc through the chord's ends
+                    # lies at kappa (a_m^2 - L^2/4) / 2 along the normal (second order in kappa)
+                    a_m = (frac - 0.5) * length + along
+                    c_n -= 0.5 * kappa * (a_m * a_m - 0.25 * length * length)
+                if abs(c_n) > reach:
+                    continue
+                s = s_line + along
+                if s < -reach or s > run_length + reach:
+                    continue
+                value = lam_norm * math.exp(-c_n * c_n * inv_two_var)
+                if curved:
+                    value *= _curvature_factor(kappa * c_n)
+                if s < reach or s > run_length - reach:
                     if axis == 0:
-                        image[w, u_c] += value
+                        qx, qy = float(u_c), float(w)
                     else:
-                        image[u_c, w] += value
-                    total += value
-                    updates += 1
+                        qx, qy = float(w), float(u_c)
+                    if s < reach:
+                        if cut_start:
+                            if (qx - vx[first]) * cuts[0] + (qy - vy[first]) * cuts[1] < 0.0:
+                                continue
+                        else:
+                            value *= 1.0 - 0.5 * math.erfc(s * inv_sig_sqrt2)
+                    if s > run_length - reach:
+                        if cut_end:
+                            if (qx - vx[last]) * cuts[2] + (qy - vy[last]) * cuts[3] >= 0.0:
+                                continue
+                        else:
+                            value *= 1.0 - 0.5 * math.erfc((run_length - s) * inv_sig_sqrt2)
+                if axis == 0:
+                    image[w, u_c] += value
+                else:
+                    image[u_c, w] += value
+                total += value
+                updates += 1
     return total, updates
 
 
 @njit(parallel=True, cache=True)
 def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run, piece_lo, piece_hi,
-                run_first, run_last, run_axis, vx, vy, vs, vlam, sigma, extent, entry_electrons):
+                run_first, run_last, run_axis, run_cuts, vx, vy, vs, vlam, vkappa, sigma, extent, entry_electrons):
     """Deposit all runs into ``image`` (float64 [H, W], electrons), band by band in parallel.
 
     band_edges [B+1]: row boundaries of the bands. band_ptr [B+1] / band_pieces [E]: CSR list of the
     pieces touching each band; a piece is chords piece_lo..piece_hi-1 of run piece_run. Runs: vertex
     index ranges run_first[r]..run_last[r] (inclusive) into the vertex arrays vx, vy (pixels), vs
     (cumulative arc length, pixels), vlam (electrons per pixel of track length of the chord starting at
-    that vertex). run_axis[r]: 0 steps columns, 1 steps rows. entry_electrons [E] receives what each
+    that vertex), vkappa (signed curvature of that chord, 1/px). run_axis[r]: 0 steps columns, 1 steps rows.
+    run_cuts [R, 4]: tangents of the cuts where a run meets its neighbour (see _deposit_run). entry_electrons [E] receives what each
     (band, piece) entry deposited. Returns the number of pixel updates.
     band_order: a permutation of the bands that interleaves them across threads (prange hands out
     contiguous chunks, and trails crowd into part of the frame); it does not change the result.
@@ -181,7 +260,8 @@ def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run,
             p = band_pieces[e]
             r = piece_run[p]
             total, updates = _deposit_run(image, row_lo, row_hi, run_first[r], run_last[r], piece_lo[p],
-                                          piece_hi[p], run_axis[r], vx, vy, vs, vlam, sigma, extent)
+                                          piece_hi[p], run_axis[r], run_cuts[r], vx, vy, vs, vlam, vkappa,
+                                          sigma, extent)
             entry_electrons[e] = total
             n += updates
         counts[b] = n

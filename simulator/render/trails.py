@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .runs import build_runs
+from .runs import build_runs, chord_curvatures
 from .trail_kernel import render_runs
 
 PIXEL_BOX_VARIANCE = 1.0 / 12.0  # variance of a unit-width pixel box (px^2), added to the optical PSF
@@ -91,7 +91,7 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
         hi = min(lo + block_stars, n_stars)
         ptr = iv_ptr[lo:hi + 1] - iv_ptr[lo]
         sl = slice(iv_ptr[lo], iv_ptr[hi])
-        vx, vy, vs, vlam, first, last, axis, star = build_runs(
+        vx, vy, vs, vlam, first, last, axis, star, cuts = build_runs(
             t, np.ascontiguousarray(x[lo:hi]), np.ascontiguousarray(y[lo:hi]),
             np.ascontiguousarray(rate[lo:hi], dtype=np.float64), ptr.astype(np.int64),
             np.ascontiguousarray(iv_start[sl], dtype=np.float64), np.ascontiguousarray(iv_stop[sl], dtype=np.float64),
@@ -100,8 +100,8 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
         edges, bptr, bpieces = _bands_for_pieces(vy, piece_lo, piece_hi, height, reach, BAND_ROWS)
         entry = np.zeros(bpieces.size)
         updates += int(render_runs(image, edges, bptr, bpieces, band_order(edges.size - 1), piece_run,
-                                   piece_lo, piece_hi, first, last, axis, vx, vy, vs, vlam,
-                                   sigma, extent_sigma, entry))
+                                   piece_lo, piece_hi, first, last, axis, cuts, vx, vy, vs, vlam,
+                                   chord_curvatures(vx, vy, first, last), sigma, extent_sigma, entry))
         piece_electrons = np.bincount(bpieces, weights=entry, minlength=piece_lo.size)
         run_electrons = np.bincount(piece_run, weights=piece_electrons, minlength=first.size)
         np.add.at(electrons, lo + star, run_electrons)
