@@ -22,7 +22,7 @@ def _put(group, name, data, units, description=None, compress=True):
     data = np.asarray(data)
     kwargs = {}
     if compress and data.size > 64:
-        kwargs = dict(compression="gzip", compression_opts=4, shuffle=True, chunks=True)
+        kwargs = dict(compression="gzip", compression_opts=1, shuffle=True, chunks=True)
     ds = group.create_dataset(name, data=data, **kwargs)
     ds.attrs["units"] = units
     if description:
@@ -57,7 +57,7 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
             g.attrs["units"] = "fx, fy, cx, cy: pixels (0-based, first pixel centre at 0,0); dist_coeffs: OpenCV k1,k2,p1,p2,k3"
 
             img = f.create_group("image")
-            ds = img.create_dataset("signal", data=result.signal, compression="gzip", compression_opts=4,
+            ds = img.create_dataset("signal", data=result.signal, compression="gzip", compression_opts=1,
                                     shuffle=True, chunks=(min(256, cam.height), min(256, cam.width)))
             ds.attrs["units"] = "electron"
             ds.attrs["description"] = "expected electrons per pixel over the exposure, noise free, [row, col]"
