@@ -6,7 +6,9 @@ projection at every knot midpoint (DESIGN.md §4).
 """
 from __future__ import annotations
 
+import os
 import time as _time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +20,7 @@ from ..attitude import attitude_from_wcs, quaternions_from_matrices
 from ..camera.projection import Camera, pixel_to_camera_ray
 from ..camera.star_kernel import max_angle_cos, max_chord_error, project_stars
 from ..earth.ellipsoid import earth_pole_gcrs
+from ..errors import ScenarioError
 from ..earth.occultation import unocculted_at_knots, visibility_intervals
 from ..sky.apparent import C_KM_S, aberrate, natural_directions, observer_barycentric
 from ..sky.catalog import load_catalog
@@ -26,6 +29,17 @@ from .trails import render_trails
 
 MAX_KNOTS = 20001
 CULL_MARGIN_RAD = np.radians(1.0)
+# bytes held per star and knot while knots are refined: x, y, their mid-knot values and the merged copies
+BYTES_PER_STAR_KNOT = 48
+PIXEL_SCALE_WARN = 0.02  # warn when a WCS's pixel scale differs from the camera's by more than this
+
+
+def _memory_budget_bytes() -> float:
+    """Half of the physical memory (the truth tracks are held in memory before they are written)."""
+    try:
+        return 0.5 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 8e9
 
 
 @dataclass
@@ -63,9 +77,16 @@ class _Observer:
         self.scenario = scenario
         attitude = scenario.attitude
         if hasattr(attitude, "pointing"):  # a WCS spec is resolved against the orbit at DATE-OBS
-            t_obs = attitude.pointing.date_obs or scenario.start
+            pointing = attitude.pointing
+            t_obs = pointing.date_obs or scenario.start
             p, v = scenario.orbit.gcrs_states(Time([t_obs]))
-            attitude = attitude_from_wcs(attitude.pointing, attitude.hold, p[0], v[0])
+            attitude = attitude_from_wcs(pointing, attitude.hold, p[0], v[0])
+            ratio = pointing.pixel_scale_arcsec / scenario.camera.pixel_scale_arcsec
+            if abs(ratio - 1.0) > PIXEL_SCALE_WARN:
+                warnings.warn(f"attitude.wcs: the photo's pixel scale ({pointing.pixel_scale_arcsec:.3f}\"/px) differs "
+                              f"from the camera's ({scenario.camera.pixel_scale_arcsec:.3f}\"/px) by "
+                              f"{100 * (ratio - 1):+.1f}%; check camera.focal_length and camera.pixel_pitch",
+                              stacklevel=2)
         self.attitude = attitude
 
     def states(self, t):
@@ -136,8 +157,18 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         pos_m, vel_m, rot_m, bary_m, beta_m = observer.states(tm)
         xm, ym = project_stars(directions, beta_m, rot_m, *proj)
         err = _interp_error(x, y, xm, ym, camera)
-        if err <= scenario.render.knot_tolerance_px or 2 * t.size - 1 > MAX_KNOTS:
+        if err <= scenario.render.knot_tolerance_px:
             break
+        if 2 * t.size - 1 > MAX_KNOTS:
+            warnings.warn(f"render.knot_tolerance: stopped at {t.size} knots with an interpolation error of "
+                          f"{err:.4f} px", stacklevel=2)
+            break
+        need = BYTES_PER_STAR_KNOT * directions.shape[0] * (2 * t.size - 1)
+        if need > _memory_budget_bytes():
+            raise ScenarioError(
+                "exposure.duration",
+                f"{directions.shape[0]} stars tracked at {2 * t.size - 1} knots need {need / 1e9:.1f} GB of memory",
+                "shorten the exposure, lower sky.mag_limit or raise render.knot_tolerance")
         order = np.argsort(np.concatenate([t, tm]), kind="stable")
         t = np.concatenate([t, tm])[order]
         pos, vel, rot, beta = (np.concatenate([a, b])[order] for a, b in ((pos, pos_m), (vel, vel_m), (rot, rot_m), (beta, beta_m)))
