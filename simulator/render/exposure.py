@@ -57,6 +57,9 @@ class ExposureResult:
     dec_deg: np.ndarray
     vmag: np.ndarray
     bv: np.ndarray
+    pmra_mas_yr: np.ndarray  # mu_alpha* (catalog)
+    pmdec_mas_yr: np.ndarray
+    parallax_mas: np.ndarray
     x: np.ndarray  # [N, K]
     y: np.ndarray
     visible: np.ndarray  # [N, K] bool
@@ -210,7 +213,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         start=scenario.start, t=t, pos_km=pos, vel_km_s=vel, R_icrs_to_cam=rot,
         q_icrs_to_cam=quaternions_from_matrices(rot),
         hip=catalog.hip[sel], ra_deg=catalog.ra_deg[sel], dec_deg=catalog.dec_deg[sel],
-        vmag=catalog.vmag[sel], bv=catalog.bv[sel], x=x[shown], y=y[shown], visible=visible[shown],
+        vmag=catalog.vmag[sel], bv=catalog.bv[sel], pmra_mas_yr=catalog.pmra_mas_yr[sel],
+        pmdec_mas_yr=catalog.pmdec_mas_yr[sel], parallax_mas=catalog.parallax_mas[sel], x=x[shown], y=y[shown], visible=visible[shown],
         electrons=trails.electrons[shown], rate=rate_all[shown],
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,
         signal=trails.image.astype(np.float32), attitude_description=observer.attitude.describe(),
