@@ -13,13 +13,19 @@ import math
 import numpy as np
 from numba import njit
 
-# A chord shorter than this (pixels) is merged with the next; a run this short is a nearly static star
-# and is given this length along +x so the kernel's erf bracket stays well conditioned.
-MIN_CHORD_PX = 0.05
+# Chords shorter than this (pixels) are merged with the next (numerical safety only: the kernel's chord
+# integral is exact for any length); a whole visible track this short is a static star, given this
+# length along +x so the kernel's erf bracket stays well conditioned.
+MIN_CHORD_PX = 1e-6
 STATIC_LENGTH_PX = 1e-6
 # Switch the stepping axis only when the other axis dominates by this factor (avoids flip-flopping
 # between axes on tracks near 45°, which would only cost speed, not accuracy).
 AXIS_HYSTERESIS = 1.25
+# Consecutive chords turning by more than this (rad) are a kink, not a bend: on a smooth track the knots
+# turn by the attitude's rotation per knot step (~0.002 rad for a station in LVLH attitude).
+KINK_RAD = 0.05
+# Arc length (px) over which the curvature is measured (chord_curvatures)
+CURVATURE_BASELINE_PX = 2.0
 
 
 @njit(cache=True)
@@ -67,7 +73,7 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
         cy = 0.5 * (my[0] + my[m - 1])
         if cx < -margin or cx > width - 1 + margin or cy < -margin or cy > height - 1 + margin:
             return nv, nr
-        length = max(total_len, STATIC_LENGTH_PX)
+        length = STATIC_LENGTH_PX
         vx[nv] = cx - 0.5 * length
         vy[nv] = cy
         vs[nv] = 0.0
@@ -103,6 +109,16 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
                 nr += 1
                 open_run = False
             continue
+        if open_run:
+            # a kink (a turn the knots would never produce on a smooth track) ends the run with an
+            # erf taper and starts a new one: the curvature model only holds for smooth bends
+            px0, py0 = vx[nv - 1] - vx[nv - 2], vy[nv - 1] - vy[nv - 2]
+            turn = abs(math.atan2(px0 * dy - py0 * dx, px0 * dx + py0 * dy))
+            if turn > KINK_RAD:
+                run_last[nr] = nv - 1
+                nr += 1
+                open_run = False
+                pending_cut = False
         if open_run:
             keep = axis
             if axis == 0 and abs(dy) > AXIS_HYSTERESIS * abs(dx):
@@ -235,32 +251,61 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin):
 
 
 @njit(cache=True)
-def chord_curvatures(vx, vy, run_first, run_last):
+def _menger(ax, ay, bx, by, cx, cy):
+    """Signed curvature (1/px) of the circle through three points (positive turning left)."""
+    abx, aby = bx - ax, by - ay
+    bcx, bcy = cx - bx, cy - by
+    acx, acy = cx - ax, cy - ay
+    denom = math.hypot(abx, aby) * math.hypot(bcx, bcy) * math.hypot(acx, acy)
+    if denom <= 0.0:
+        return 0.0
+    return 2.0 * (abx * bcy - aby * bcx) / denom
+
+
+@njit(cache=True)
+def chord_curvatures(vx, vy, vs, run_first, run_last):
     """Signed curvature (1/px) of the track along each chord, for the kernel's curvature correction.
 
-    At an interior vertex the curvature is the turning angle over the mean length of its two chords;
-    a chord takes the mean of its two vertices (or the one it has, at a run's end). Positive when the
-    track turns toward its left normal (-dy, dx) in image coordinates.
+    The curvature is that of the circle through three track points about CURVATURE_BASELINE_PX of arc
+    apart around the chord (the Menger curvature): over such a baseline it is the track's, not the
+    rounding noise of short chords. Runs shorter than the baseline get zero. Positive when the track
+    turns toward its left normal (-dy, dx) in image coordinates.
     """
     kappa = np.zeros(vx.shape[0])
+    base = CURVATURE_BASELINE_PX
     for r in range(run_first.shape[0]):
         a, b = run_first[r], run_last[r]
-        if b - a < 2:
+        if b - a < 2 or vs[b] - vs[a] < base:
             continue
-        at_vertex = np.zeros(b - a + 1)
-        for v in range(a + 1, b):
-            x1, y1 = vx[v] - vx[v - 1], vy[v] - vy[v - 1]
-            x2, y2 = vx[v + 1] - vx[v], vy[v + 1] - vy[v]
-            l1 = math.hypot(x1, y1)
-            l2 = math.hypot(x2, y2)
-            turn = math.atan2(x1 * y2 - y1 * x2, x1 * x2 + y1 * y2)
-            at_vertex[v - a] = turn / (0.5 * (l1 + l2))
+        ia = a
+        ib = a + 1
         for c in range(a, b):
-            i = c - a
-            if c == a:
-                kappa[c] = at_vertex[i + 1]
-            elif c == b - 1:
-                kappa[c] = at_vertex[i]
-            else:
-                kappa[c] = 0.5 * (at_vertex[i] + at_vertex[i + 1])
+            s_mid = 0.5 * (vs[c] + vs[c + 1])
+            while ia + 1 <= c and vs[ia + 1] <= s_mid - 0.5 * base:
+                ia += 1
+            if ib < c + 1:
+                ib = c + 1
+            while ib < b and vs[ib] < s_mid + 0.5 * base:
+                ib += 1
+            # near a run's end the baseline is completed on the other side
+            lo = ia
+            while vs[ib] - vs[lo] < base and (ib < b or lo > a):
+                if ib < b:
+                    ib += 1
+                else:
+                    lo -= 1
+            if vs[ib] - vs[lo] < base:
+                continue
+            ia_c = lo
+            s_centre = 0.5 * (vs[ia_c] + vs[ib])
+            im = ia_c + 1
+            best = abs(vs[im] - s_centre)
+            for v in range(ia_c + 2, ib):
+                d = abs(vs[v] - s_centre)
+                if d < best:
+                    best = d
+                    im = v
+            if im <= ia_c or im >= ib:
+                continue
+            kappa[c] = _menger(vx[ia_c], vy[ia_c], vx[im], vy[im], vx[ib], vy[ib])
     return kappa

@@ -31,6 +31,8 @@ _SQRT2 = math.sqrt(2.0)
 # Below this curvature (1/px; radius above 50 px) the interior of a curved run uses Taylor series for the
 # curvature terms; sharper bends take the exact per-pixel expressions.
 TAYLOR_KAPPA_MAX = 0.02
+# runs shorter than this (px) are treated as static stars by the along-track sampling normalisation
+STATIC_RUN_PX = 0.25
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
@@ -116,16 +118,31 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 or max(Wc[chord], Wc[chord + 1]) + w_ext < w_band_lo):
             continue
         lam_norm = vlam[chord] * norm
+        if run_length < STATIC_RUN_PX:
+            # a (nearly) static star: its erf bracket is sampled along the columns too
+            along1 = math.exp(-2.0 * math.pi * math.pi * sigma * sigma)
+            if along1 > 1e-7:
+                phase = 2.0 * math.pi * 0.5 * (U[first] + U[last])
+                lam_norm /= 1.0 + 2.0 * along1 * math.cos(phase) + 2.0 * along1**4 * math.cos(2.0 * phase)
         q = math.exp(-2.0 * cos_f * cos_f * inv_two_var)
         # signed offset along the left normal (-dy, dx)/L per pixel step across the track
         kappa = vkappa[chord]
         # curvature matters when the track bends by more than 1e-4 px within the across-track reach
-        curved = abs(kappa) * reach * reach > 2e-4
+        # and the polyline resolves the curve (sagitta kappa L^2 / 8 below 0.01 px; the knots guarantee
+        # 0.005 px); coarser polylines are rendered as the straight chords they are
+        curved = abs(kappa) * reach * reach > 2e-4 and abs(kappa) * length * length < 0.08
         if curved:
             half += 1.0  # the curving track may bring pixels one row beyond the straight line's reach
         cn_step = (du / length) if axis == 0 else (-du / length)
         # along-track distance beyond which a column's pixels are all far from the run's ends
         end_zone = reach + half * abs(sin_f)
+        # Point-sampling the across-track Gaussian at rows spaced cos_f apart (in c) sums, by Poisson's
+        # formula, to (1 + 2 sum_k e_k cos(2 pi k w_line)) times the line density, e_k =
+        # exp(-2 pi^2 k^2 sigma^2 / cos_f^2). Dividing by it keeps every column's flux exact for small
+        # PSFs (for sigma >= 0.8 px it is below 1e-6 and skipped).
+        alias1 = math.exp(-2.0 * math.pi * math.pi * sigma * sigma / (cos_f * cos_f))
+        alias2 = alias1 * alias1 * alias1 * alias1
+        aliased = alias1 > 1e-7
         for u_c in range(u0, u1 + 1):
             frac = (u_c - U[chord]) / du
             w_line = Wc[chord] + frac * dw
@@ -141,7 +158,11 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
             # exp(-c^2 / 2 sigma^2) down the column by recurrence: c steps by cos_f per pixel, so
             # g[n+1] = g[n] r[n] and r[n+1] = r[n] q (two exp calls per column instead of one per pixel)
             c0 = (w_lo - w_line) * cos_f
-            gauss = lam_norm * math.exp(-c0 * c0 * inv_two_var)
+            col_norm = lam_norm
+            if aliased:
+                phase = 2.0 * math.pi * w_line
+                col_norm /= 1.0 + 2.0 * alias1 * math.cos(phase) + 2.0 * alias2 * math.cos(2.0 * phase)
+            gauss = col_norm * math.exp(-c0 * c0 * inv_two_var)
             ratio = math.exp(-(2.0 * c0 * cos_f + cos_f * cos_f) * inv_two_var)
             n_w = w_hi - w_lo + 1
             interior = end_zone <= s_line <= run_length - end_zone
@@ -205,7 +226,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 s = s_line + along
                 if s < -reach or s > run_length + reach:
                     continue
-                value = lam_norm * math.exp(-c_n * c_n * inv_two_var)
+                value = col_norm * math.exp(-c_n * c_n * inv_two_var)
                 if curved:
                     value *= _curvature_factor(kappa * c_n)
                 if s < reach or s > run_length - reach:
@@ -213,18 +234,20 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                         qx, qy = float(u_c), float(w)
                     else:
                         qx, qy = float(w), float(u_c)
-                    if s < reach:
-                        if cut_start:
-                            if (qx - vx[first]) * cuts[0] + (qy - vy[first]) * cuts[1] < 0.0:
-                                continue
-                        else:
-                            value *= 1.0 - 0.5 * math.erfc(s * inv_sig_sqrt2)
-                    if s > run_length - reach:
-                        if cut_end:
-                            if (qx - vx[last]) * cuts[2] + (qy - vy[last]) * cuts[3] >= 0.0:
-                                continue
-                        else:
-                            value *= 1.0 - 0.5 * math.erfc((run_length - s) * inv_sig_sqrt2)
+                    if cut_start and s < reach:
+                        if (qx - vx[first]) * cuts[0] + (qy - vy[first]) * cuts[1] < 0.0:
+                            continue
+                    if cut_end and s > run_length - reach:
+                        if (qx - vx[last]) * cuts[2] + (qy - vy[last]) * cuts[3] >= 0.0:
+                            continue
+                    # the erf bracket Phi((S - s)/sigma) - Phi(-s/sigma) of the exact chord integral, with
+                    # a cut end contributing no tail (the neighbouring run takes over there)
+                    if not cut_start and not cut_end:
+                        value *= 0.5 * (math.erfc((s - run_length) * inv_sig_sqrt2) - math.erfc(s * inv_sig_sqrt2))
+                    elif not cut_start:
+                        value *= 1.0 - 0.5 * math.erfc(s * inv_sig_sqrt2)
+                    elif not cut_end:
+                        value *= 1.0 - 0.5 * math.erfc((run_length - s) * inv_sig_sqrt2)
                 if axis == 0:
                     image[w, u_c] += value
                 else:

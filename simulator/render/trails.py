@@ -101,7 +101,7 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
         entry = np.zeros(bpieces.size)
         updates += int(render_runs(image, edges, bptr, bpieces, band_order(edges.size - 1), piece_run,
                                    piece_lo, piece_hi, first, last, axis, cuts, vx, vy, vs, vlam,
-                                   chord_curvatures(vx, vy, first, last), sigma, extent_sigma, entry))
+                                   chord_curvatures(vx, vy, vs, first, last), sigma, extent_sigma, entry))
         piece_electrons = np.bincount(bpieces, weights=entry, minlength=piece_lo.size)
         run_electrons = np.bincount(piece_run, weights=piece_electrons, minlength=first.size)
         np.add.at(electrons, lo + star, run_electrons)
