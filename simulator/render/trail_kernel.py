@@ -224,6 +224,10 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 if abs(c_n) > reach:
                     continue
                 s = s_line + along
+                if curved:
+                    # arc length of the pixel's foot on the curve: the offset a_m from the chord's middle
+                    # along its tangent spans a_m / (1 - kappa c_n) of arc (more on the inner side)
+                    s = s_line + along + a_m * (1.0 / max(1.0 - kappa * c_n, 0.25) - 1.0)
                 if s < -reach or s > run_length + reach:
                     continue
                 value = col_norm * math.exp(-c_n * c_n * inv_two_var)
