@@ -37,6 +37,7 @@ __all__ = [
     "SkySpec",
     "EarthSpec",
     "RenderSpec",
+    "ExposureSpec",
     "WcsAttitudeSpec",
     "Scenario",
     "parse_scenario",
@@ -94,6 +95,30 @@ class WcsAttitudeSpec:
 
 
 @dataclass(frozen=True)
+class ExposureSpec:
+    """Exposure timing (s). mode "single": one frame of ``duration_s``. mode "burst": ``frames`` frames
+    of ``frame_duration_s`` separated by ``gap_s`` (shutter closed), combined by ``stack`` ("lighten":
+    per-pixel maximum, as star-trail stacking programs do; "mean"; "sum"); ``save_frames`` keeps every
+    frame in the product. ``duration_s`` is the whole span from the first frame's start to the last
+    frame's end."""
+
+    mode: str
+    duration_s: float
+    frames: int = 1
+    frame_duration_s: float = 0.0
+    gap_s: float = 0.0
+    stack: str = "lighten"
+    save_frames: bool = False
+
+    def frame_windows(self) -> list[tuple[float, float]]:
+        """(start, stop) of every frame in seconds from the exposure start."""
+        if self.mode == "single":
+            return [(0.0, self.duration_s)]
+        period = self.frame_duration_s + self.gap_s
+        return [(i * period, i * period + self.frame_duration_s) for i in range(self.frames)]
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A validated scenario.
 
@@ -117,6 +142,7 @@ class Scenario:
     render: RenderSpec
     text: str
     source_path: Path | None
+    exposure: ExposureSpec | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -139,7 +165,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "psf_sigma",
         "throughput",
     ),
-    "exposure": ("duration",),
+    "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames"),
     "sky": ("catalog", "mag_limit"),
     "earth": ("occultation_altitude",),
     "render": ("knot_tolerance", "psf_extent"),
@@ -548,11 +574,47 @@ def _is_angle_string(value: Any) -> bool:
         return False
 
 
-def _parse_duration(sec: dict) -> float:
-    example = '"15 min"'
-    raw = _require(sec, "duration", "exposure", example)
-    q = _quantity(raw, "exposure.duration", u.s, "a time", example)
-    return _in_range(q, raw, "exposure.duration", u.s, 0.0, 6 * 3600.0, example, lo_open=True)
+MAX_SPAN_S = 6 * 3600.0
+STACK_MODES = ("lighten", "mean", "sum")
+
+
+def _time_span(sec: dict, key: str, example: str, lo: float, lo_open: bool) -> float:
+    raw = sec[key]
+    q = _quantity(raw, f"exposure.{key}", u.s, "a time", example)
+    return _in_range(q, raw, f"exposure.{key}", u.s, lo, MAX_SPAN_S, example, lo_open=lo_open)
+
+
+def _parse_exposure(sec: dict) -> ExposureSpec:
+    mode = _string(sec.get("mode", "single"), "exposure.mode", '"burst"')
+    burst_keys = ("frames", "frame_duration", "gap", "stack", "save_frames")
+    if mode == "single":
+        for key in burst_keys:
+            if key in sec:
+                raise ScenarioError(f"exposure.{key}", 'only applies to mode = "burst"',
+                                    'remove it, or set mode = "burst" with frames and frame_duration')
+        _require(sec, "duration", "exposure", '"15 min"')
+        return ExposureSpec(mode="single", duration_s=_time_span(sec, "duration", '"15 min"', 0.0, True))
+    if mode != "burst":
+        raise ScenarioError("exposure.mode", f"{_show(mode)} is not a mode", 'use "single" or "burst"')
+    if "duration" in sec:
+        raise ScenarioError("exposure.duration", 'is not used with mode = "burst"',
+                            "remove it: a burst lasts frames x frame_duration + (frames - 1) x gap")
+    frames = _integer(_require(sec, "frames", "exposure", "30"), "exposure.frames", 1, 100000, "30")
+    _require(sec, "frame_duration", "exposure", '"30 s"')
+    frame = _time_span(sec, "frame_duration", '"30 s"', 0.0, True)
+    gap = _time_span(sec, "gap", '"1 s"', 0.0, False) if "gap" in sec else 0.0
+    stack = _string(sec.get("stack", "lighten"), "exposure.stack", '"lighten"')
+    if stack not in STACK_MODES:
+        raise ScenarioError("exposure.stack", f"{_show(stack)} is not a stacking mode", f"use one of {', '.join(STACK_MODES)}")
+    save = sec.get("save_frames", False)
+    if not isinstance(save, bool):
+        raise ScenarioError("exposure.save_frames", f"{_show(save)} is not true or false", "write save_frames = true")
+    span = frames * frame + (frames - 1) * gap
+    if span > MAX_SPAN_S:
+        raise ScenarioError("exposure.frames", f"the burst lasts {span / 3600:.2f} h, more than 6 h",
+                            "use fewer or shorter frames")
+    return ExposureSpec(mode="burst", duration_s=span, frames=frames, frame_duration_s=frame, gap_s=gap,
+                        stack=stack, save_frames=save)
 
 
 def _parse_sky(sec: dict) -> SkySpec:
@@ -640,7 +702,7 @@ def parse_scenario(text: str, base_dir: Path | None = None, source_path: Path | 
             )
             raise ScenarioError("time.start", "is missing", fix)
         start = date_obs.utc
-    duration_s = _parse_duration(sections["exposure"])
+    exposure = _parse_exposure(sections["exposure"])
     sky = _parse_sky(sections["sky"])
     earth = _parse_earth(sections["earth"])
     render = _parse_render(sections["render"])
@@ -650,7 +712,7 @@ def parse_scenario(text: str, base_dir: Path | None = None, source_path: Path | 
         description=description,
         seed=seed,
         start=start,
-        duration_s=duration_s,
+        duration_s=exposure.duration_s,
         orbit=orbit,
         attitude=attitude,
         camera=camera,
@@ -659,6 +721,7 @@ def parse_scenario(text: str, base_dir: Path | None = None, source_path: Path | 
         render=render,
         text=text,
         source_path=source_path,
+        exposure=exposure,
     )
 
 

@@ -15,7 +15,9 @@ from .. import __version__
 from .atomic import atomic_path
 
 FORMAT = "startrail-exposure"
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
+# 1.1 (backward compatible, only adds): /truth/frames (start, stop), /truth/stars/electrons_per_frame,
+# /image/frames (optional), /image/signal attrs exposure_mode and stack
 
 
 def _put(group, name, data, units, description=None, compress=True):
@@ -60,7 +62,15 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
             ds = img.create_dataset("signal", data=result.signal, compression="gzip", compression_opts=1,
                                     shuffle=True, chunks=(min(256, cam.height), min(256, cam.width)))
             ds.attrs["units"] = "electron"
-            ds.attrs["description"] = "expected electrons per pixel over the exposure, noise free, [row, col]"
+            ds.attrs["description"] = ("expected electrons per pixel over the exposure (a burst: the stack of its "
+                                       "frames), noise free, [row, col]")
+            ds.attrs["exposure_mode"] = scenario.exposure.mode if scenario.exposure else "single"
+            ds.attrs["stack"] = result.stack
+            if result.frames is not None:
+                fr = img.create_dataset("frames", data=result.frames, compression="gzip", compression_opts=1,
+                                        shuffle=True, chunks=(1, min(256, cam.height), min(256, cam.width)))
+                fr.attrs["units"] = "electron"
+                fr.attrs["description"] = "expected electrons of every frame of the burst, [frame, row, col]"
 
             tr = f.create_group("truth")
             ds = _put(tr, "t", result.t, "s", "knot times from exposure start")
@@ -70,6 +80,11 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
             _put(tr, "q_icrs_to_cam", result.q_icrs_to_cam, "1", "same rotation, quaternion (w, x, y, z), w >= 0")
             _put(tr, "observer_pos_gcrs_km", result.pos_km, "km", "ISS position, GCRS")
             _put(tr, "observer_vel_gcrs_km_s", result.vel_km_s, "km/s", "ISS velocity, GCRS")
+
+            fg = tr.create_group("frames")
+            fg.attrs["count"] = result.frame_start.size
+            _put(fg, "start", result.frame_start, "s", "frame start, from exposure start")
+            _put(fg, "stop", result.frame_stop, "s", "frame end (shutter closes), from exposure start")
 
             st = tr.create_group("stars")
             st.attrs["count"] = result.hip.size
@@ -84,7 +99,9 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
             _put(st, "x", result.x, "pixel", "apparent column at each knot (NaN behind the camera)")
             _put(st, "y", result.y, "pixel", "apparent row at each knot (NaN behind the camera)")
             _put(st, "visible", result.visible, "1", "inside the frame and not occulted at the knot")
-            _put(st, "electrons", result.electrons, "electron", "total electrons deposited in the frame")
+            _put(st, "electrons", result.electrons, "electron", "electrons deposited in the frame, all frames together")
+            _put(st, "electrons_per_frame", result.electrons_per_frame, "electron",
+                 "electrons deposited in the frame during each frame of a burst, [star, frame]")
             _put(st, "rate", result.rate, "electron/s", "detected electron rate while visible")
             _put(st, "unocculted_ptr", result.occult_ptr, "1",
                  "star j's un-occulted intervals are unocculted_start/stop[ptr[j]:ptr[j+1]]")

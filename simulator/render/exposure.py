@@ -20,6 +20,7 @@ from ..attitude import attitude_from_wcs, quaternions_from_matrices
 from ..camera.projection import Camera, pixel_to_camera_ray
 from ..camera.star_kernel import max_angle_cos, max_chord_error, project_stars
 from ..earth.ellipsoid import earth_pole_gcrs
+from ..config import ExposureSpec
 from ..errors import ScenarioError
 from ..earth.occultation import unocculted_at_knots, visibility_intervals
 from ..sky.apparent import C_KM_S, aberrate, natural_directions, observer_barycentric
@@ -68,9 +69,14 @@ class ExposureResult:
     occult_start: np.ndarray  # CSR of un-occulted intervals
     occult_ptr: np.ndarray
     occult_stop: np.ndarray
-    signal: np.ndarray  # [H, W] float32 electrons
+    signal: np.ndarray  # [H, W] float32 electrons: the frame, or the stack of a burst
     attitude_description: str
     stats: dict = field(default_factory=dict)
+    frame_start: np.ndarray | None = None  # [F] s from exposure start
+    frame_stop: np.ndarray | None = None  # [F]
+    electrons_per_frame: np.ndarray | None = None  # [N, F]
+    frames: np.ndarray | None = None  # [F, H, W] float32, when the scenario asks to keep them
+    stack: str = "single"
 
 
 class _Observer:
@@ -196,15 +202,41 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     # but render every candidate: a star may graze the frame between knots with its PSF wings.
     rate_all = electron_rates(catalog.vmag[index], camera)
 
-    # 5. render
+    # 5. render each frame (one for a single exposure) and stack
     clock = _time.perf_counter()
-    with tqdm(total=int(index.size), desc="rendering trails", unit="star", delay=2.0, leave=False,
-              disable=not show_progress) as bar:
-        trails = render_trails((camera.height, camera.width), t, x, y, rate_all, iv_ptr, iv_start, iv_stop,
-                               camera.psf_sigma_px, scenario.render.psf_extent_sigma, progress=bar.update)
+    spec = scenario.exposure or ExposureSpec(mode="single", duration_s=duration)
+    windows = spec.frame_windows()
+    shape = (camera.height, camera.width)
+    if spec.save_frames and len(windows) * camera.height * camera.width * 4 > _memory_budget_bytes():
+        raise ScenarioError("exposure.save_frames", f"{len(windows)} frames of {camera.width}x{camera.height} "
+                            "do not fit in memory", "set save_frames = false (the stack is always kept)")
+    frames = np.empty((len(windows),) + shape, np.float32) if spec.save_frames else None
+    per_frame = np.zeros((index.size, len(windows)))
+    stack = None
+    updates = runs = 0
+    with tqdm(total=int(index.size) * len(windows), desc="rendering trails", unit="star", delay=2.0,
+              leave=False, disable=not show_progress) as bar:
+        for f, (t0, t1) in enumerate(windows):
+            ptr_f, start_f, stop_f = clip_intervals(iv_ptr, iv_start, iv_stop, t0, t1)
+            trails = render_trails(shape, t, x, y, rate_all, ptr_f, start_f, stop_f, camera.psf_sigma_px,
+                                   scenario.render.psf_extent_sigma, progress=bar.update)
+            per_frame[:, f] = trails.electrons
+            updates += trails.pixel_updates
+            runs += trails.runs
+            image = trails.image
+            if frames is not None:
+                frames[f] = image
+            if stack is None:
+                stack = image
+            elif spec.stack == "lighten":
+                np.maximum(stack, image, out=stack)
+            else:
+                stack += image
+    if spec.stack == "mean" and len(windows) > 1:
+        stack /= len(windows)
     timings["render_s"] = _time.perf_counter() - clock
-    timings["pixel_updates"] = trails.pixel_updates
-    timings["runs"] = trails.runs
+    timings["pixel_updates"] = updates
+    timings["runs"] = runs
 
     shown = np.flatnonzero(visible.any(axis=1))
     sel = index[shown]
@@ -215,11 +247,24 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         hip=catalog.hip[sel], ra_deg=catalog.ra_deg[sel], dec_deg=catalog.dec_deg[sel],
         vmag=catalog.vmag[sel], bv=catalog.bv[sel], pmra_mas_yr=catalog.pmra_mas_yr[sel],
         pmdec_mas_yr=catalog.pmdec_mas_yr[sel], parallax_mas=catalog.parallax_mas[sel], x=x[shown], y=y[shown], visible=visible[shown],
-        electrons=trails.electrons[shown], rate=rate_all[shown],
+        electrons=per_frame[shown].sum(axis=1), rate=rate_all[shown],
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,
-        signal=trails.image.astype(np.float32), attitude_description=observer.attitude.describe(),
+        signal=stack.astype(np.float32), attitude_description=observer.attitude.describe(),
         stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},
+        frame_start=np.array([w[0] for w in windows]), frame_stop=np.array([w[1] for w in windows]),
+        electrons_per_frame=per_frame[shown], frames=frames, stack=spec.stack if spec.mode == "burst" else "single",
     )
+
+
+def clip_intervals(ptr, start, stop, t0, t1):
+    """Intersect every star's visible intervals (CSR) with the window [t0, t1]; returns a new CSR."""
+    a = np.maximum(start, t0)
+    b = np.minimum(stop, t1)
+    keep = b > a
+    star = np.repeat(np.arange(ptr.size - 1), np.diff(ptr))
+    counts = np.bincount(star[keep], minlength=ptr.size - 1)
+    new_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return new_ptr, a[keep], b[keep]
 
 
 def _subset_csr(ptr, start, stop, rows):
