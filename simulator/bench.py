@@ -1,13 +1,15 @@
 """Benchmark: ``python -m simulator.bench [--scenario FILE] [--warm-cache] [--repeat N]``.
 
 Renders the Pettit scenario (4256 x 2832, 15 min, V <= 9) and prints compile time, render time per
-stage, HDF5 write time, peak memory and pixel updates per second. Numba's cache goes to a fresh
+stage, HDF5 write time, peak memory and pixel updates per second; then the same scene as a burst of
+30 x 30 s frames with 1 s gaps, as a ratio to the single exposure. Numba's cache goes to a fresh
 temporary folder unless --warm-cache is given, so the compile time shown is the real one.
 Kept outside the test suite: speed is measured here, never asserted in tests.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import sys
@@ -55,6 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument("--warm-cache", action="store_true", help="use Numba's normal on-disk cache")
     parser.add_argument("--repeat", type=int, default=1, help="render this many times, report each")
     parser.add_argument("--no-write", action="store_true", help="skip writing the HDF5 product")
+    parser.add_argument("--no-burst", action="store_true", help="skip the 30 x 30 s burst of the same scenario")
     args = parser.parse_args(argv)
 
     tmp = tempfile.TemporaryDirectory(prefix="startrail-bench-")
@@ -62,7 +65,7 @@ def main(argv=None) -> int:
         os.environ["NUMBA_CACHE_DIR"] = tmp.name  # must precede the first numba import
     import numba
 
-    from .config import load_scenario, parse_scenario
+    from .config import ExposureSpec, load_scenario, parse_scenario
     from .io.hdf5 import write_product
     from .render.exposure import render_exposure
 
@@ -83,6 +86,17 @@ def main(argv=None) -> int:
               f"(interpolation error {s['knot_interp_error_px']:.4f} px), {s['runs']} runs")
         print(f"    {s['pixel_updates']:.3e} pixel updates, {s['pixel_updates'] / s['render_s'] / 1e6:.1f} M/s "
               f"in the trail kernel, {s['render_s'] / s['pixel_updates'] * 1e9:.1f} ns each")
+    if not args.no_burst:
+        burst = dataclasses.replace(scenario, exposure=ExposureSpec(mode="burst", duration_s=30 * 30.0 + 29 * 1.0,
+                                                                     frames=30, frame_duration_s=30.0, gap_s=1.0),
+                                    duration_s=30 * 30.0 + 29 * 1.0)
+        clock = time.perf_counter()
+        b = render_exposure(burst)
+        wall_b = time.perf_counter() - clock
+        s = b.stats
+        print(f"  burst 30 x 30 s, 1 s gaps, lighten: {wall_b:7.2f} s  (knots {s['knots_s']:.2f}, "
+              f"occultation {s['occultation_s']:.2f}, trails {s['render_s']:.2f}); "
+              f"{wall_b / wall:.2f}x the single {scenario.duration_s:g} s exposure")
     if not args.no_write:
         out = Path(tmp.name) / "bench.h5"
         clock = time.perf_counter()

@@ -179,20 +179,29 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
 
 
 @njit(cache=True)
-def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin):
-    """Build runs for stars 0..N-1.
+def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, j0, j1):
+    """Build runs for stars j0..j1-1.
 
     t [K] knot times (s); x, y [N, K] pixel positions (NaN where undefined); rate [N] electrons/s;
     visible time intervals of star j: iv_start/iv_stop[iv_ptr[j]:iv_ptr[j+1]] (s).
     Returns vertex arrays (vx, vy, vs, vlam) and run arrays (run_first, run_last, run_axis, run_star,
-    run_cuts). run_cuts [R, 4]: unit tangent (tx, ty) of the cut at the run's start and at its end where
-    the track continues into a neighbouring run (zeros where the run really starts or ends, which the
-    kernel tapers with the erf of the exact chord integral).
+    run_cuts); run_star counts from j0. run_cuts [R, 4]: unit tangent (tx, ty) of the cut at the run's
+    start and at its end where the track continues into a neighbouring run (zeros where the run really
+    starts or ends, which the kernel tapers with the erf of the exact chord integral).
     """
-    n_stars, n_knots = x.shape
-    n_iv = iv_ptr[n_stars]
-    cap_v = 2 * (n_stars * n_knots + 4 * n_iv) + 16
-    cap_r = n_stars * n_knots + 2 * n_iv + 16
+    n_knots = x.shape[1]
+    # exact capacity: every interval contributes its inner knots plus two end points; a point becomes
+    # at most two vertices (where one run ends and the next begins)
+    n_points = 0
+    n_iv = 0
+    for j in range(j0, j1):
+        for iv in range(iv_ptr[j], iv_ptr[j + 1]):
+            ka = np.searchsorted(t, iv_start[iv], side="right")
+            kb = np.searchsorted(t, iv_stop[iv], side="left")
+            n_points += max(kb - ka, 0) + 2
+            n_iv += 1
+    cap_v = 2 * n_points + 16
+    cap_r = n_points + 16
     vx = np.empty(cap_v)
     vy = np.empty(cap_v)
     vs = np.empty(cap_v)
@@ -201,13 +210,13 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin):
     run_last = np.empty(cap_r, dtype=np.int64)
     run_axis = np.empty(cap_r, dtype=np.int64)
     run_star = np.empty(cap_r, dtype=np.int64)
-    run_cuts = np.zeros((cap_r, 4))
+    run_cuts = np.empty((cap_r, 4))
     px = np.empty(n_knots + 2)
     py = np.empty(n_knots + 2)
     pt = np.empty(n_knots + 2)
     nv = 0
     nr = 0
-    for j in range(n_stars):
+    for j in range(j0, j1):
         for iv in range(iv_ptr[j], iv_ptr[j + 1]):
             ta = iv_start[iv]
             tb = iv_stop[iv]
@@ -242,7 +251,7 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin):
                 if i == n or not (math.isfinite(px[i]) and math.isfinite(py[i])):
                     if i - start >= 1:
                         nv, nr = _emit_polyline(px[start:i], py[start:i], pt[start:i], i - start, rate[j],
-                                                width, height, margin, j, vx, vy, vs, vlam,
+                                                width, height, margin, j - j0, vx, vy, vs, vlam,
                                                 run_first, run_last, run_axis, run_star, run_cuts, nv, nr)
                     start = i + 1
     return (vx[:nv].copy(), vy[:nv].copy(), vs[:nv].copy(), vlam[:nv].copy(),

@@ -87,15 +87,16 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
     updates = 0
     n_runs = 0
     t = np.ascontiguousarray(t, dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    rate = np.ascontiguousarray(rate, dtype=np.float64)
+    iv_ptr = np.ascontiguousarray(iv_ptr, dtype=np.int64)
+    iv_start = np.ascontiguousarray(iv_start, dtype=np.float64)
+    iv_stop = np.ascontiguousarray(iv_stop, dtype=np.float64)
     for lo in range(0, n_stars, block_stars):
         hi = min(lo + block_stars, n_stars)
-        ptr = iv_ptr[lo:hi + 1] - iv_ptr[lo]
-        sl = slice(iv_ptr[lo], iv_ptr[hi])
         vx, vy, vs, vlam, first, last, axis, star, cuts = build_runs(
-            t, np.ascontiguousarray(x[lo:hi]), np.ascontiguousarray(y[lo:hi]),
-            np.ascontiguousarray(rate[lo:hi], dtype=np.float64), ptr.astype(np.int64),
-            np.ascontiguousarray(iv_start[sl], dtype=np.float64), np.ascontiguousarray(iv_stop[sl], dtype=np.float64),
-            width, height, reach + 2.0)
+            t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, reach + 2.0, lo, hi)
         piece_run, piece_lo, piece_hi = split_pieces(first, last)
         edges, bptr, bpieces = _bands_for_pieces(vy, piece_lo, piece_hi, height, reach, BAND_ROWS)
         entry = np.zeros(bpieces.size)
