@@ -43,11 +43,12 @@ def _curvature_factor(kc):
 
 
 @njit(cache=True, error_model="numpy")
-def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, cuts, vx, vy, vs, vlam, vkappa,
-                 sigma, extent):
+def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, cuts, weights, vx, vy, vs, vlam,
+                 vkappa, sigma, extent):
     """Add chords chord_lo..chord_hi-1 of the run with vertices first..last to rows [row_lo, row_hi).
 
-    Returns (electrons, updates). The erf taper uses the whole run's ends, so splitting a run into
+    image is [H, W, C]; ``weights`` [C] splits the run's electrons among the channels (electrons and
+    λ are the total over channels). Returns (electrons, updates). The erf taper uses the whole run's ends, so splitting a run into
     pieces of chords leaves no seam. Curvature: a pixel at signed distance c_n on the inner side of a
     track of curvature κ sees the track wrap around it, and the time integral becomes
     λ g(c) / sqrt(1 − κ c_n) (second-order expansion of the distance to a circular arc).
@@ -59,7 +60,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
     and last chords also take the ``extent`` sigma beyond the run's ends, where the erf bracket tapers.
     Chords that cannot reach the band are skipped in O(1).
     """
-    height, width = image.shape
+    height, width, n_ch = image.shape
     if axis == 0:
         U, Wc, u_size = vx, vy, width
     else:
@@ -184,9 +185,11 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                     value = gauss * (1.0 + x * (1.0 + x * (0.5 + x * (1.0 / 6.0)))) \
                         * (1.0 + y * (0.5 + y * (0.375 + y * 0.3125)))
                     if axis == 0:
-                        image[w, u_c] += value
+                        for ch in range(n_ch):
+                            image[w, u_c, ch] += value * weights[ch]
                     else:
-                        image[u_c, w] += value
+                        for ch in range(n_ch):
+                            image[u_c, w, ch] += value * weights[ch]
                     col_total += value
                     gauss *= ratio
                     ratio *= q
@@ -198,13 +201,15 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 col_total = 0.0
                 if axis == 0:
                     for w in range(w_lo, w_hi + 1):
-                        image[w, u_c] += gauss
+                        for ch in range(n_ch):
+                            image[w, u_c, ch] += gauss * weights[ch]
                         col_total += gauss
                         gauss *= ratio
                         ratio *= q
                 else:
                     for w in range(w_lo, w_hi + 1):
-                        image[u_c, w] += gauss
+                        for ch in range(n_ch):
+                            image[u_c, w, ch] += gauss * weights[ch]
                         col_total += gauss
                         gauss *= ratio
                         ratio *= q
@@ -253,9 +258,11 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                     elif not cut_end:
                         value *= 1.0 - 0.5 * math.erfc((run_length - s) * inv_sig_sqrt2)
                 if axis == 0:
-                    image[w, u_c] += value
+                    for ch in range(n_ch):
+                        image[w, u_c, ch] += value * weights[ch]
                 else:
-                    image[u_c, w] += value
+                    for ch in range(n_ch):
+                        image[u_c, w, ch] += value * weights[ch]
                 total += value
                 updates += 1
     return total, updates
@@ -263,7 +270,8 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
 
 @njit(parallel=True, cache=True)
 def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run, piece_lo, piece_hi,
-                run_first, run_last, run_axis, run_cuts, vx, vy, vs, vlam, vkappa, sigma, extent, entry_electrons):
+                run_first, run_last, run_axis, run_cuts, run_weights, vx, vy, vs, vlam, vkappa, sigma, extent,
+                entry_electrons):
     """Deposit all runs into ``image`` (float64 [H, W], electrons), band by band in parallel.
 
     band_edges [B+1]: row boundaries of the bands. band_ptr [B+1] / band_pieces [E]: CSR list of the
@@ -271,7 +279,8 @@ def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run,
     index ranges run_first[r]..run_last[r] (inclusive) into the vertex arrays vx, vy (pixels), vs
     (cumulative arc length, pixels), vlam (electrons per pixel of track length of the chord starting at
     that vertex), vkappa (signed curvature of that chord, 1/px). run_axis[r]: 0 steps columns, 1 steps rows.
-    run_cuts [R, 4]: tangents of the cuts where a run meets its neighbour (see _deposit_run). entry_electrons [E] receives what each
+    run_cuts [R, 4]: tangents of the cuts where a run meets its neighbour (see _deposit_run).
+    image is [H, W, C]; run_weights [R, C] splits each run's electrons among the channels. entry_electrons [E] receives what each
     (band, piece) entry deposited. Returns the number of pixel updates.
     band_order: a permutation of the bands that interleaves them across threads (prange hands out
     contiguous chunks, and trails crowd into part of the frame); it does not change the result.
@@ -287,7 +296,8 @@ def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run,
             p = band_pieces[e]
             r = piece_run[p]
             total, updates = _deposit_run(image, row_lo, row_hi, run_first[r], run_last[r], piece_lo[p],
-                                          piece_hi[p], run_axis[r], run_cuts[r], vx, vy, vs, vlam, vkappa,
+                                          piece_hi[p], run_axis[r], run_cuts[r], run_weights[r], vx, vy, vs, vlam,
+                                          vkappa,
                                           sigma, extent)
             entry_electrons[e] = total
             n += updates

@@ -71,15 +71,18 @@ def band_order(n_bands: int, n_threads: int | None = None) -> np.ndarray:
 
 
 def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px, extent_sigma=5.0,
-                  block_stars=4096, image=None, progress=None) -> TrailRender:
+                  block_stars=4096, progress=None, channel_weights=None) -> TrailRender:
     """Render every star's visible track into an image of electrons.
 
-    shape (H, W); t [K] s; x, y [N, K] pixels; rate [N] electrons/s; visible intervals as CSR
-    (iv_ptr [N+1], iv_start, iv_stop in s). psf_sigma_px is the optical sigma; the pixel box is added.
+    shape (H, W); t [K] s; x, y [N, K] pixels; rate [N] electrons/s (all channels); visible intervals as
+    CSR (iv_ptr [N+1], iv_start, iv_stop in s). psf_sigma_px is the optical sigma; the pixel box is added.
+    channel_weights [N, C] (rows summing to 1) splits each star among C channels: the image is then
+    [H, W, C]; without it the image is [H, W]. ``electrons`` is per star, all channels together.
     """
     height, width = shape
-    if image is None:
-        image = np.zeros((height, width), dtype=np.float64)
+    weights = (np.ones((x.shape[0], 1)) if channel_weights is None
+               else np.ascontiguousarray(channel_weights, dtype=np.float64))
+    image = np.zeros((height, width, weights.shape[1]), dtype=np.float64)
     sigma = effective_sigma(psf_sigma_px)
     reach = extent_sigma * sigma
     n_stars = x.shape[0]
@@ -101,7 +104,8 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
         edges, bptr, bpieces = _bands_for_pieces(vy, piece_lo, piece_hi, height, reach, BAND_ROWS)
         entry = np.zeros(bpieces.size)
         updates += int(render_runs(image, edges, bptr, bpieces, band_order(edges.size - 1), piece_run,
-                                   piece_lo, piece_hi, first, last, axis, cuts, vx, vy, vs, vlam,
+                                   piece_lo, piece_hi, first, last, axis, cuts,
+                                   np.ascontiguousarray(weights[lo + star]), vx, vy, vs, vlam,
                                    chord_curvatures(vx, vy, vs, first, last), sigma, extent_sigma, entry))
         piece_electrons = np.bincount(bpieces, weights=entry, minlength=piece_lo.size)
         run_electrons = np.bincount(piece_run, weights=piece_electrons, minlength=first.size)
@@ -109,4 +113,6 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
         n_runs += first.size
         if progress is not None:
             progress(hi - lo)
+    if channel_weights is None:
+        image = image[:, :, 0]
     return TrailRender(image=image, electrons=electrons, pixel_updates=updates, runs=n_runs)
