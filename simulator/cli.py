@@ -1,4 +1,4 @@
-"""Command line: ``startrail render | info | preview``.
+"""Command line: ``startrail render | info | preview | windows``.
 
 User errors print one line ``startrail: error: FIELD: problem; fix`` and exit with status 2, leaving no
 partial output file behind.
@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--width", type=int, default=None, help="output width in pixels (default: full)")
     v.add_argument("--overwrite", action="store_true")
     v.set_defaults(func=cmd_preview)
+
+    from .orbit.eclipse import add_windows_parser
+
+    add_windows_parser(sub)
     return p
 
 

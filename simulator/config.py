@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +144,7 @@ class Scenario:
     text: str
     source_path: Path | None
     exposure: ExposureSpec | None = None
+    allow_sunlit: bool = False
 
 
 # ----------------------------------------------------------------------------------------------
@@ -152,7 +154,7 @@ class Scenario:
 #: Allowed keys of every section, in the order they are documented.
 SECTIONS: dict[str, tuple[str, ...]] = {
     "scenario": ("name", "description", "seed"),
-    "time": ("start",),
+    "time": ("start", "reference"),
     "orbit": ("tle", "state", "oem"),
     "attitude": ("mode", "azimuth", "elevation", "roll", "ra", "dec", "quaternion", "wcs", "hold"),
     "camera": (
@@ -165,7 +167,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "psf_sigma",
         "throughput",
     ),
-    "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames"),
+    "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames", "allow_sunlit"),
     "sky": ("catalog", "mag_limit"),
     "earth": ("occultation_altitude",),
     "render": ("knot_tolerance", "psf_extent"),
@@ -584,6 +586,29 @@ def _time_span(sec: dict, key: str, example: str, lo: float, lo_open: bool) -> f
     return _in_range(q, raw, f"exposure.{key}", u.s, lo, MAX_SPAN_S, example, lo_open=lo_open)
 
 
+_EVENT_WORDS = ("eclipse", "sunset", "sunrise", "umbra", "penumbra", "umbra_entry", "umbra_exit",
+                "penumbra_entry", "penumbra_exit")
+
+
+def _parse_start(sec: dict, orbit: Any) -> Time | None:
+    """[time] start: UTC, or relative to an eclipse event after [time] reference ("eclipse+60 s")."""
+    from simulator.orbit.eclipse import resolve_relative_start
+
+    raw = sec.get("start")
+    # relative: an event word followed by a signed offset, or an event word alone ("umbra_exit")
+    if isinstance(raw, str) and re.fullmatch(r"\s*[A-Za-z_ ]+?\s*([+-].*)?", raw) and (
+            re.search(r"[+-]", raw) or raw.strip().lower().replace(" ", "_") in _EVENT_WORDS):
+        if "reference" not in sec:
+            raise ScenarioError("time.reference", "is missing",
+                                'a relative start such as "eclipse+60 s" counts from the first such event after a '
+                                'UTC reference: add reference = "2012-03-25T00:00:00" to [time]')
+        return resolve_relative_start(raw, orbit, _time(sec["reference"], "time.reference"), field="time.start")
+    if "reference" in sec:
+        raise ScenarioError("time.reference", "is only used with a relative start",
+                            'remove it, or write start = "eclipse+60 s"')
+    return _time(raw, "time.start") if raw is not None else None
+
+
 def _parse_exposure(sec: dict) -> ExposureSpec:
     mode = _string(sec.get("mode", "single"), "exposure.mode", '"burst"')
     burst_keys = ("frames", "frame_duration", "gap", "stack", "save_frames")
@@ -688,8 +713,8 @@ def parse_scenario(text: str, base_dir: Path | None = None, source_path: Path | 
             raise ScenarioError(name, f"section [{name}] is missing", f"add it, with keys from: {', '.join(SECTIONS[name])}")
 
     name, description, seed = _parse_meta(sections["scenario"])
-    start = _time(sections["time"]["start"], "time.start") if "start" in sections["time"] else None
     orbit = _parse_orbit(sections["orbit"], base_dir)
+    start = _parse_start(sections["time"], orbit)
     camera = _parse_camera(sections["camera"])
     attitude = _parse_attitude(sections["attitude"], camera, base_dir)
     if start is None:
@@ -703,6 +728,10 @@ def parse_scenario(text: str, base_dir: Path | None = None, source_path: Path | 
             raise ScenarioError("time.start", "is missing", fix)
         start = date_obs.utc
     exposure = _parse_exposure(sections["exposure"])
+    allow_sunlit = sections["exposure"].get("allow_sunlit", False)
+    if not isinstance(allow_sunlit, bool):
+        raise ScenarioError("exposure.allow_sunlit", f"{_show(allow_sunlit)} is not true or false",
+                            "write allow_sunlit = true to render outside the Earth's shadow")
     sky = _parse_sky(sections["sky"])
     earth = _parse_earth(sections["earth"])
     render = _parse_render(sections["render"])
@@ -722,6 +751,7 @@ def parse_scenario(text: str, base_dir: Path | None = None, source_path: Path | 
         text=text,
         source_path=source_path,
         exposure=exposure,
+        allow_sunlit=allow_sunlit,
     )
 
 

@@ -17,7 +17,7 @@ from .atomic import atomic_path
 FORMAT = "startrail-exposure"
 FORMAT_VERSION = "1.1"
 # 1.1 (backward compatible, only adds): /truth/frames (start, stop), /truth/stars/electrons_per_frame,
-# /image/frames (optional), /image/signal attrs exposure_mode and stack
+# /image/frames (optional), /image/signal attrs exposure_mode and stack, /truth/sunlit_fraction, in_umbra
 
 
 def _put(group, name, data, units, description=None, compress=True):
@@ -80,6 +80,9 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
             _put(tr, "q_icrs_to_cam", result.q_icrs_to_cam, "1", "same rotation, quaternion (w, x, y, z), w >= 0")
             _put(tr, "observer_pos_gcrs_km", result.pos_km, "km", "ISS position, GCRS")
             _put(tr, "observer_vel_gcrs_km_s", result.vel_km_s, "km/s", "ISS velocity, GCRS")
+            _put(tr, "sunlit_fraction", result.sunlit_fraction, "1",
+                 "fraction of the Sun's disk seen from the ISS at each knot (0: umbra, orbital night)")
+            _put(tr, "in_umbra", result.sunlit_fraction == 0.0, "1", "eclipse flag per knot: in the Earth's umbra")
 
             fg = tr.create_group("frames")
             fg.attrs["count"] = result.frame_start.size

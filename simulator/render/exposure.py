@@ -22,6 +22,7 @@ from ..camera.star_kernel import max_angle_cos, max_chord_error, project_stars
 from ..earth.ellipsoid import earth_pole_gcrs
 from ..config import ExposureSpec
 from ..errors import ScenarioError
+from ..orbit.eclipse import check_in_shadow, shadow_fraction
 from ..earth.occultation import unocculted_at_knots, visibility_intervals
 from ..sky.apparent import C_KM_S, aberrate, natural_directions, observer_barycentric
 from ..sky.catalog import load_catalog
@@ -77,6 +78,7 @@ class ExposureResult:
     electrons_per_frame: np.ndarray | None = None  # [N, F]
     frames: np.ndarray | None = None  # [F, H, W] float32, when the scenario asks to keep them
     stack: str = "single"
+    sunlit_fraction: np.ndarray | None = None  # [K] fraction of the Sun's disk visible from the ISS
 
 
 class _Observer:
@@ -135,6 +137,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     clock = _time.perf_counter()
     camera = scenario.camera
     duration = scenario.duration_s
+    # orbital night: refuse an exposure that leaves the Earth's shadow unless the scenario allows it
+    check_in_shadow(scenario.orbit, scenario.start, duration, scenario.allow_sunlit, field="exposure")
     observer = _Observer(scenario)
     mid_time = scenario.start + 0.5 * duration * u.s
 
@@ -253,6 +257,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},
         frame_start=np.array([w[0] for w in windows]), frame_stop=np.array([w[1] for w in windows]),
         electrons_per_frame=per_frame[shown], frames=frames, stack=spec.stack if spec.mode == "burst" else "single",
+        sunlit_fraction=shadow_fraction(scenario.orbit, scenario.start + t * u.s),
     )
 
 
