@@ -166,6 +166,13 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "distortion",
         "psf_sigma",
         "throughput",
+        "preset",
+        "lens",
+        "qe_curve",
+        "peak_qe",
+        "lens_transmission",
+        "window_panes",
+        "window_surface_reflectance",
     ),
     "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames", "allow_sunlit"),
     "sky": ("catalog", "mag_limit"),
@@ -531,28 +538,74 @@ def _parse_attitude(sec: dict, camera: Camera, base_dir: Path | None) -> Any:
 
 
 def _parse_camera(sec: dict) -> Camera:
-    w = "camera"
-    width = _integer(_require(sec, "width", w, "4256"), "camera.width", 16, 100_000, "4256")
-    height = _integer(_require(sec, "height", w, "2832"), "camera.height", 16, 100_000, "2832")
+    """[camera]: explicit keys, or a camera ``preset`` and/or a ``lens`` preset whose values any explicit
+    key overrides (camera/presets.py)."""
+    from simulator.camera.presets import camera_preset, lens_preset
 
-    raw = _require(sec, "pixel_pitch", w, '"8.45 um"')
+    w = "camera"
+    body = camera_preset(_string(sec["preset"], "camera.preset", '"nikon-d3s"'), field="camera.preset") \
+        if "preset" in sec else None
+    lens = lens_preset(_string(sec["lens"], "camera.lens", '"14-24mm-f2.8@14mm"'), field="camera.lens") \
+        if "lens" in sec else None
+
+    def given(key, preset_value, example):
+        if key in sec or preset_value is None:
+            return _require(sec, key, w, example)
+        return preset_value
+
+    width = _integer(given("width", body and body["width"], "4256"), "camera.width", 16, 100_000, "4256")
+    height = _integer(given("height", body and body["height"], "2832"), "camera.height", 16, 100_000, "2832")
+
+    raw = given("pixel_pitch", body and f"{body['pixel_pitch_m'] * 1e6!r} um", '"8.45 um"')
     pitch_um = _in_range(_quantity(raw, "camera.pixel_pitch", u.m, "a length", '"8.45 um"'), raw, "camera.pixel_pitch", u.um, 0.5, 100.0, '"8.45 um"')
 
-    raw = _require(sec, "focal_length", w, '"14 mm"')
+    raw = given("focal_length", lens and f"{lens['focal_length_m'] * 1e3!r} mm", '"14 mm"')
     focal_mm = _in_range(_quantity(raw, "camera.focal_length", u.m, "a length", '"14 mm"'), raw, "camera.focal_length", u.mm, 1.0, 5000.0, '"14 mm"')
 
-    f_number = _number(_require(sec, "f_number", w, "2.8"), "camera.f_number", 0.5, 64.0, "2.8")
+    f_number = _number(given("f_number", lens and lens["f_number"], "2.8"), "camera.f_number", 0.5, 64.0, "2.8")
 
-    dist = _vector(sec.get("distortion", [0.0] * 5), "camera.distortion", 5, "[k1, k2, p1, p2, k3] = [-0.02, 0.0, 0.0, 0.0, 0.0]")
+    dist_default = list(lens["dist_coeffs"]) if lens else [0.0] * 5
+    dist = _vector(sec.get("distortion", dist_default), "camera.distortion", 5, "[k1, k2, p1, p2, k3] = [-0.02, 0.0, 0.0, 0.0, 0.0]")
+
+    qe_curve = sec.get("qe_curve", body["qe_curve"] if body else None)
+    if qe_curve is not None:
+        from simulator.camera.bandpass import curve_names
+
+        qe_curve = _string(qe_curve, "camera.qe_curve", '"nikon_d700"')
+        if qe_curve not in curve_names():
+            raise ScenarioError("camera.qe_curve", f"{_show(qe_curve)} is not a shipped curve",
+                                f"use one of {', '.join(curve_names())}")
+        if "throughput" in sec:
+            raise ScenarioError("camera.throughput", "is photometry v1 and cannot be combined with a QE curve",
+                                "remove throughput (the QE curve, lens_transmission and the window set the response)")
     throughput = _number(sec.get("throughput", 0.35), "camera.throughput", 0.0, 1.0, "0.35", lo_open=True)
+    peak_qe = sec.get("peak_qe", body["peak_qe"] if body else None)
+    if peak_qe is not None:
+        peak_qe = _number(peak_qe, "camera.peak_qe", 0.0, 1.0, "0.45", lo_open=True)
+    lens_t = _number(sec.get("lens_transmission", 0.9), "camera.lens_transmission", 0.0, 1.0, "0.9", lo_open=True)
+    panes = _integer(sec.get("window_panes", 4), "camera.window_panes", 0, 20, "4")
+    refl = _number(sec.get("window_surface_reflectance", 0.02), "camera.window_surface_reflectance", 0.0, 0.5, "0.02")
+    channels = tuple(body["channels"]) if body and qe_curve == body["qe_curve"] else None
+    if qe_curve is not None and channels is None:
+        from simulator.camera.bandpass import load_curve
+
+        channels = tuple(load_curve(qe_curve).channels)
 
     pixel_scale_arcsec = math.degrees(pitch_um / focal_mm * 1e-3) * 3600.0
-    raw = sec.get("psf_sigma", "0.8 pix")
-    if _is_angle_string(raw):  # an angular width, converted with the pixel scale at the centre
-        q = _quantity(raw, "camera.psf_sigma", u.rad, "an angle", '"0.8 pix"').to_value(u.arcsec) / pixel_scale_arcsec * u.pix
-    else:
-        q = _quantity(raw, "camera.psf_sigma", u.pix, "a width in pixels", '"0.8 pix" (or an angle, e.g. "50 arcsec")')
-    sigma_px = _in_range(q, raw, "camera.psf_sigma", u.pix, 0.3, 50.0, '"0.8 pix"')
+    components: tuple = ()
+    if "psf_sigma" in sec or lens is None:
+        raw = sec.get("psf_sigma", "0.8 pix")
+        if _is_angle_string(raw):  # an angular width, converted with the pixel scale at the centre
+            q = _quantity(raw, "camera.psf_sigma", u.rad, "an angle", '"0.8 pix"').to_value(u.arcsec) / pixel_scale_arcsec * u.pix
+        else:
+            q = _quantity(raw, "camera.psf_sigma", u.pix, "a width in pixels", '"0.8 pix" (or an angle, e.g. "50 arcsec")')
+        sigma_px = _in_range(q, raw, "camera.psf_sigma", u.pix, 0.3, 50.0, '"0.8 pix"')
+    else:  # the lens preset's Gaussian mixture at the image centre (sigmas in um on the sensor)
+        components = tuple((float(c["weight"]), max(float(c["sigma_um"]) / pitch_um, 0.3))
+                           for c in lens["psf_components"])
+        total = sum(wgt for wgt, _ in components)
+        components = tuple((wgt / total, sig) for wgt, sig in components)
+        sigma_px = math.sqrt(sum(wgt * sig * sig for wgt, sig in components))
 
     return Camera(
         width=width,
@@ -563,6 +616,15 @@ def _parse_camera(sec: dict) -> Camera:
         dist_coeffs=tuple(float(x) for x in dist),
         psf_sigma_px=sigma_px,
         throughput=throughput,
+        channels=channels or ("mono",),
+        qe_curve=qe_curve,
+        peak_qe=peak_qe,
+        lens_transmission=lens_t,
+        window_panes=panes,
+        window_surface_reflectance=refl,
+        psf_components=components,
+        preset=body["name"] if body else None,
+        lens=lens["name"] if lens else None,
     )
 
 

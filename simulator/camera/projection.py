@@ -31,6 +31,20 @@ class Camera:
     psf_sigma_px: float = 0.8
     throughput: float = 0.35
     channels: tuple[str, ...] = field(default=("mono",))
+    # spectral photometry (camera/bandpass.py); None keeps photometry v1 (V band x throughput)
+    qe_curve: str | None = None
+    peak_qe: float | None = None
+    lens_transmission: float = 0.9
+    window_panes: int = 4
+    window_surface_reflectance: float = 0.02
+    # PSF as a mixture of Gaussians: ((weight, sigma_px), ...); empty means the single psf_sigma_px
+    psf_components: tuple[tuple[float, float], ...] = ()
+    preset: str | None = None
+    lens: str | None = None
+
+    def psf_mixture(self) -> tuple[tuple[float, float], ...]:
+        """((weight, sigma_px), ...) with weights summing to 1."""
+        return self.psf_components or ((1.0, self.psf_sigma_px),)
 
     @property
     def fx(self) -> float:

@@ -17,7 +17,8 @@ from .atomic import atomic_path
 FORMAT = "startrail-exposure"
 FORMAT_VERSION = "1.1"
 # 1.1 (backward compatible, only adds): /truth/frames (start, stop), /truth/stars/electrons_per_frame,
-# /image/frames (optional), /image/signal attrs exposure_mode and stack, /truth/sunlit_fraction, in_umbra
+# /image/frames (optional), /image/signal attrs exposure_mode and stack, /truth/sunlit_fraction, in_umbra,
+# /truth/stars/rate_per_channel, electrons_per_channel; /image/signal may be [H, W, C]
 
 
 def _put(group, name, data, units, description=None, compress=True):
@@ -55,12 +56,18 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
                 pixel_pitch_um=cam.pixel_pitch_m * 1e6, focal_length_mm=cam.focal_length_m * 1e3,
                 f_number=cam.f_number, psf_sigma_px=cam.psf_sigma_px, throughput=cam.throughput,
                 channels=np.array(cam.channels, dtype=h5py.string_dtype()),
+                qe_curve=cam.qe_curve or "", peak_qe=cam.peak_qe if cam.peak_qe is not None else np.nan,
+                lens_transmission=cam.lens_transmission, window_panes=cam.window_panes,
+                window_surface_reflectance=cam.window_surface_reflectance, preset=cam.preset or "",
+                lens=cam.lens or "",
+                psf_components=np.array(cam.psf_mixture(), dtype=np.float64),
             ))
             g.attrs["units"] = "fx, fy, cx, cy: pixels (0-based, first pixel centre at 0,0); dist_coeffs: OpenCV k1,k2,p1,p2,k3"
 
             img = f.create_group("image")
+            chunks = (min(256, cam.height), min(256, cam.width)) + result.signal.shape[2:]
             ds = img.create_dataset("signal", data=result.signal, compression="gzip", compression_opts=1,
-                                    shuffle=True, chunks=(min(256, cam.height), min(256, cam.width)))
+                                    shuffle=True, chunks=chunks)
             ds.attrs["units"] = "electron"
             ds.attrs["description"] = ("expected electrons per pixel over the exposure (a burst: the stack of its "
                                        "frames), noise free, [row, col]")
@@ -68,7 +75,7 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
             ds.attrs["stack"] = result.stack
             if result.frames is not None:
                 fr = img.create_dataset("frames", data=result.frames, compression="gzip", compression_opts=1,
-                                        shuffle=True, chunks=(1, min(256, cam.height), min(256, cam.width)))
+                                        shuffle=True, chunks=(1,) + chunks)
                 fr.attrs["units"] = "electron"
                 fr.attrs["description"] = "expected electrons of every frame of the burst, [frame, row, col]"
 
@@ -105,7 +112,13 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
             _put(st, "electrons", result.electrons, "electron", "electrons deposited in the frame, all frames together")
             _put(st, "electrons_per_frame", result.electrons_per_frame, "electron",
                  "electrons deposited in the frame during each frame of a burst, [star, frame]")
-            _put(st, "rate", result.rate, "electron/s", "detected electron rate while visible")
+            _put(st, "rate", result.rate, "electron/s", "detected electron rate while visible, all channels")
+            if result.rate_per_channel is not None:
+                _put(st, "rate_per_channel", result.rate_per_channel, "electron/s",
+                     "electron rate per colour channel (/camera channels) if all its light fell on that channel's pixels")
+                share = result.rate_per_channel / np.where(result.rate > 0, result.rate, 1.0)[:, None]
+                _put(st, "electrons_per_channel", result.electrons[:, None] * share, "electron",
+                     "electrons deposited in the frame per colour channel, [star, channel]")
             _put(st, "unocculted_ptr", result.occult_ptr, "1",
                  "star j's un-occulted intervals are unocculted_start/stop[ptr[j]:ptr[j+1]]")
             _put(st, "unocculted_start", result.occult_start, "s", "start of un-occulted interval")

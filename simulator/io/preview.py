@@ -24,6 +24,22 @@ def asinh_stretch(signal: np.ndarray, white_percentile: float = 99.95, softening
     return np.clip(np.arcsinh(np.maximum(signal, 0) / soft) / np.arcsinh(white / soft), 0.0, 1.0)
 
 
+def _white_balance(attrs, n_channels: int) -> np.ndarray:
+    """Per-channel divisors that render a Sun-like star (B-V = 0.65) white: the camera's own channel
+    response to it (spectral photometry), so star colours come from the physics, not from a palette."""
+    qe_curve = str(attrs.get("qe_curve", ""))
+    if not qe_curve or n_channels != 3:
+        return np.ones(n_channels)
+    from ..camera.bandpass import camera_spectral, channel_electron_rates
+
+    spectral = camera_spectral(qe_curve, 1.0, float(attrs["peak_qe"]) if np.isfinite(attrs["peak_qe"]) else None,
+                               lens_transmission_value=float(attrs["lens_transmission"]),
+                               window_panes=int(attrs["window_panes"]),
+                               window_surface_reflectance=float(attrs["window_surface_reflectance"]))
+    sun = channel_electron_rates(np.array([0.0]), np.array([0.65]), spectral)[0]
+    return sun / sun.max()
+
+
 def _camera_from_attrs(attrs) -> Camera:
     return Camera(width=int(attrs["width"]), height=int(attrs["height"]),
                   pixel_pitch_m=float(attrs["pixel_pitch_um"]) * 1e-6,
@@ -41,8 +57,11 @@ def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_n
         if f.attrs.get("format") != "startrail-exposure":
             raise ScenarioError("INPUT.h5", f"{h5_path} is not a startrail product", "give a file written by `startrail render`")
         signal = f["image/signal"][...]
-        rgb = np.repeat((asinh_stretch(signal) * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2) \
-            if signal.ndim == 2 else (asinh_stretch(signal) * 255 + 0.5).astype(np.uint8)
+        if signal.ndim == 2:
+            rgb = np.repeat((asinh_stretch(signal) * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
+        else:
+            balanced = signal / _white_balance(f["camera"].attrs, signal.shape[2])
+            rgb = (asinh_stretch(balanced) * 255 + 0.5).astype(np.uint8)
         image = Image.fromarray(rgb, "RGB")
         if overlay:
             camera = _camera_from_attrs(f["camera"].attrs)

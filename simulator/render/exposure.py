@@ -26,7 +26,7 @@ from ..orbit.eclipse import check_in_shadow, shadow_fraction
 from ..earth.occultation import unocculted_at_knots, visibility_intervals
 from ..sky.apparent import C_KM_S, aberrate, natural_directions, observer_barycentric
 from ..sky.catalog import load_catalog
-from ..sky.photometry import electron_rates
+from ..sky.photometry import channel_rates
 from .trails import render_trails
 
 MAX_KNOTS = 20001
@@ -66,7 +66,7 @@ class ExposureResult:
     y: np.ndarray
     visible: np.ndarray  # [N, K] bool
     electrons: np.ndarray  # [N]
-    rate: np.ndarray  # [N] electrons/s
+    rate: np.ndarray  # [N] electrons/s, all channels
     occult_start: np.ndarray  # CSR of un-occulted intervals
     occult_ptr: np.ndarray
     occult_stop: np.ndarray
@@ -79,6 +79,8 @@ class ExposureResult:
     frames: np.ndarray | None = None  # [F, H, W] float32, when the scenario asks to keep them
     stack: str = "single"
     sunlit_fraction: np.ndarray | None = None  # [K] fraction of the Sun's disk visible from the ISS
+    channel_names: tuple = ("mono",)
+    rate_per_channel: np.ndarray | None = None  # [N, C] electrons/s
 
 
 class _Observer:
@@ -204,17 +206,21 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
 
     # keep only stars visible at some knot (DESIGN.md §4: N holds every star visible at some knot),
     # but render every candidate: a star may graze the frame between knots with its PSF wings.
-    rate_all = electron_rates(catalog.vmag[index], camera)
+    channel_rate = channel_rates(catalog.vmag[index], catalog.bv[index], camera)  # [N, C] electrons/s
+    rate_all = channel_rate.sum(axis=1)
+    weights = channel_rate / np.where(rate_all > 0, rate_all, 1.0)[:, None] if channel_rate.shape[1] > 1 else None
 
     # 5. render each frame (one for a single exposure) and stack
     clock = _time.perf_counter()
     spec = scenario.exposure or ExposureSpec(mode="single", duration_s=duration)
     windows = spec.frame_windows()
     shape = (camera.height, camera.width)
-    if spec.save_frames and len(windows) * camera.height * camera.width * 4 > _memory_budget_bytes():
+    if spec.save_frames and len(windows) * camera.height * camera.width * 4 * len(camera.channels) > _memory_budget_bytes():
         raise ScenarioError("exposure.save_frames", f"{len(windows)} frames of {camera.width}x{camera.height} "
                             "do not fit in memory", "set save_frames = false (the stack is always kept)")
-    frames = np.empty((len(windows),) + shape, np.float32) if spec.save_frames else None
+    n_ch = len(camera.channels)
+    frame_shape = shape + ((n_ch,) if n_ch > 1 else ())
+    frames = np.empty((len(windows),) + frame_shape, np.float32) if spec.save_frames else None
     per_frame = np.zeros((index.size, len(windows)))
     stack = None
     updates = runs = 0
@@ -222,12 +228,15 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
               leave=False, disable=not show_progress) as bar:
         for f, (t0, t1) in enumerate(windows):
             ptr_f, start_f, stop_f = clip_intervals(iv_ptr, iv_start, iv_stop, t0, t1)
-            trails = render_trails(shape, t, x, y, rate_all, ptr_f, start_f, stop_f, camera.psf_sigma_px,
-                                   scenario.render.psf_extent_sigma, progress=bar.update)
-            per_frame[:, f] = trails.electrons
-            updates += trails.pixel_updates
-            runs += trails.runs
-            image = trails.image
+            image = None
+            for weight, sigma_px in camera.psf_mixture():  # the closed form holds per Gaussian component
+                trails = render_trails(shape, t, x, y, rate_all * weight, ptr_f, start_f, stop_f, sigma_px,
+                                       scenario.render.psf_extent_sigma, channel_weights=weights)
+                per_frame[:, f] += trails.electrons
+                updates += trails.pixel_updates
+                runs += trails.runs
+                image = trails.image if image is None else image + trails.image
+            bar.update(int(index.size))
             if frames is not None:
                 frames[f] = image
             if stack is None:
@@ -251,7 +260,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         hip=catalog.hip[sel], ra_deg=catalog.ra_deg[sel], dec_deg=catalog.dec_deg[sel],
         vmag=catalog.vmag[sel], bv=catalog.bv[sel], pmra_mas_yr=catalog.pmra_mas_yr[sel],
         pmdec_mas_yr=catalog.pmdec_mas_yr[sel], parallax_mas=catalog.parallax_mas[sel], x=x[shown], y=y[shown], visible=visible[shown],
-        electrons=per_frame[shown].sum(axis=1), rate=rate_all[shown],
+        electrons=per_frame[shown].sum(axis=1), rate=rate_all[shown], channel_names=tuple(camera.channels),
+        rate_per_channel=channel_rate[shown],
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,
         signal=stack.astype(np.float32), attitude_description=observer.attitude.describe(),
         stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},

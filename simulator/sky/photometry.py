@@ -37,3 +37,19 @@ def electron_rates(vmag: np.ndarray, camera: Camera) -> np.ndarray:
     """Detected electrons per second [N] for stars of V magnitude ``vmag`` through ``camera``."""
     vmag = np.asarray(vmag, dtype=np.float64)
     return 10.0 ** (-0.4 * vmag) * v_zero_photon_flux_m2() * camera.aperture_area_m2 * camera.throughput
+
+
+def channel_rates(vmag: np.ndarray, bv: np.ndarray, camera: Camera) -> np.ndarray:
+    """Detected electrons per second [N, C] per colour channel.
+
+    With ``camera.qe_curve`` the spectral model (blackbody of T_eff from B−V, normalised to V, through
+    lens, window and channel QE; camera/bandpass.py); without it photometry v1 in one channel.
+    """
+    if camera.qe_curve is None:
+        return electron_rates(vmag, camera)[:, None]
+    from ..camera.bandpass import camera_spectral, channel_electron_rates
+
+    spectral = camera_spectral(camera.qe_curve, camera.aperture_area_m2, camera.peak_qe,
+                               lens_transmission_value=camera.lens_transmission, window_panes=camera.window_panes,
+                               window_surface_reflectance=camera.window_surface_reflectance)
+    return channel_electron_rates(vmag, bv, spectral)
