@@ -17,6 +17,7 @@ Entry points: :func:`load_scenario` (a file) and :func:`parse_scenario` (text).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import difflib
 import math
@@ -145,6 +146,7 @@ class Scenario:
     source_path: Path | None
     exposure: ExposureSpec | None = None
     allow_sunlit: bool = False
+    sensor: Any = None  # simulator.camera.sensor.SensorSpec, or None for the noise-free signal only
 
 
 # ----------------------------------------------------------------------------------------------
@@ -178,6 +180,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "sky": ("catalog", "mag_limit"),
     "earth": ("occultation_altitude",),
     "render": ("knot_tolerance", "psf_extent"),
+    "sensor": ("iso", "temperature", "days_on_orbit", "read_noise", "full_well", "gain", "black_level",
+               "bit_depth", "dark_current", "prnu", "dsnu", "cosmic_ray_rate", "saa_factor", "disable"),
 }
 _REQUIRED_SECTIONS = ("scenario", "orbit", "attitude", "camera", "exposure")
 _STATE_KEYS = ("epoch", "position_km", "velocity_km_s")
@@ -652,6 +656,60 @@ _EVENT_WORDS = ("eclipse", "sunset", "sunrise", "umbra", "penumbra", "umbra_entr
                 "penumbra_entry", "penumbra_exit")
 
 
+def _parse_sensor(sec: dict, camera: Camera) -> Any:
+    """[sensor]: the camera's electronics at one ISO (camera/sensor.py). Figures default to the camera
+    preset's (with their sources there); without a preset, read_noise, full_well, gain, bit_depth and
+    dark_current must be given. Values are plain numbers in the units their names state."""
+    from simulator.camera.presets import camera_preset, dark_current_at, gain_at_iso, read_noise_at_iso
+    from simulator.camera.sensor import SensorEffects, SensorSpec
+
+    body = camera_preset(camera.preset) if camera.preset else None
+    iso = _integer(sec.get("iso", body["base_iso"] if body else 800), "sensor.iso", 50, 4_000_000, "800")
+    raw = sec.get("temperature", "22 deg_C")
+    temp_c = _quantity(raw, "sensor.temperature", u.deg_C, "a temperature", '"22 deg_C"').to_value(
+        u.deg_C, equivalencies=u.temperature())
+    if not -60.0 <= temp_c <= 80.0:
+        raise ScenarioError("sensor.temperature", f"{_show(raw)} is out of range", 'use -60 to 80 deg_C, e.g. "22 deg_C"')
+
+    def figure(key, preset_value, lo, hi, example):
+        if key not in sec and preset_value is None:
+            raise ScenarioError(f"sensor.{key}", "is missing (the camera has no preset to take it from)",
+                                f"add {key} = {example}, or set [camera] preset")
+        return _number(sec.get(key, preset_value), f"sensor.{key}", lo, hi, example)
+
+    read = figure("read_noise", body and read_noise_at_iso(body, iso), 0.0, 1e4, "3.5")
+    full = figure("full_well", body and body["full_well_e"], 1.0, 1e8, "60000")
+    gain = figure("gain", body and gain_at_iso(body, iso), 1e-4, 1e4, "0.91")
+    bits = _integer(sec.get("bit_depth", body["bit_depth"] if body else None) if (body or "bit_depth" in sec)
+                    else _require(sec, "bit_depth", "sensor", "14"), "sensor.bit_depth", 1, 16, "14")
+    black = _integer(sec.get("black_level", body["black_level_dn"] if body else 0), "sensor.black_level", 0,
+                     2**bits - 1, "0")
+    dark = figure("dark_current", body and dark_current_at(body, temp_c), 0.0, 1e6, "0.3")
+    # PRNU ~0.5-1 % and DSNU ~ the dark current itself are typical of CMOS sensors [estimates]
+    prnu = _number(sec.get("prnu", 0.005), "sensor.prnu", 0.0, 0.5, "0.005")
+    dsnu = _number(sec.get("dsnu", 0.3 * dark), "sensor.dsnu", 0.0, 1e6, "0.1")
+    days = _number(sec.get("days_on_orbit", 90.0), "sensor.days_on_orbit", 0.0, 10000.0, "90")
+    cr_rate = _number(sec.get("cosmic_ray_rate", 1.2), "sensor.cosmic_ray_rate", 0.0, 1e6, "1.2")
+    saa = _number(sec.get("saa_factor", 30.0), "sensor.saa_factor", 0.0, 1e4, "30")
+    disable = sec.get("disable", [])
+    names = [f.name for f in dataclasses.fields(SensorEffects)]
+    if not isinstance(disable, list) or not all(isinstance(d, str) for d in disable):
+        raise ScenarioError("sensor.disable", f"{_show(disable)} is not a list of effect names",
+                            f'e.g. disable = ["cosmic", "hot"]; effects: {", ".join(names)}')
+    for d in disable:
+        if d not in names:
+            close = difflib.get_close_matches(d, names, n=1)
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            raise ScenarioError("sensor.disable", f"{_show(d)} is not an effect", f"{hint}effects: {', '.join(names)}")
+    effects = SensorEffects(**{n: n not in disable for n in names})
+    # the dark current above is already at the sensor temperature: quote it there
+    return SensorSpec(read_noise_e=read, full_well_e=full, dark_current_e_s=dark, gain_e_per_dn=gain,
+                      black_level_dn=black, bit_depth=bits, prnu=prnu, dsnu_e_s=dsnu,
+                      dark_reference_temp_c=temp_c, temperature_c=temp_c, days_on_orbit=days,
+                      cosmic_ray_rate_cm2_s=cr_rate, saa_factor=saa,
+                      bayer="RGGB" if len(camera.channels) == 3 else None, effects=effects)
+
+
 def _parse_start(sec: dict, orbit: Any) -> Time | None:
     """[time] start: UTC, or relative to an eclipse event after [time] reference ("eclipse+60 s")."""
     from simulator.orbit.eclipse import resolve_relative_start
@@ -797,6 +855,7 @@ def parse_scenario(text: str, base_dir: Path | None = None, source_path: Path | 
     sky = _parse_sky(sections["sky"])
     earth = _parse_earth(sections["earth"])
     render = _parse_render(sections["render"])
+    sensor = _parse_sensor(sections["sensor"], camera) if "sensor" in data else None
 
     return Scenario(
         name=name,
@@ -814,6 +873,7 @@ def parse_scenario(text: str, base_dir: Path | None = None, source_path: Path | 
         source_path=source_path,
         exposure=exposure,
         allow_sunlit=allow_sunlit,
+        sensor=sensor,
     )
 
 

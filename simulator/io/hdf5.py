@@ -6,6 +6,7 @@ plugins. Every dataset has a ``units`` attribute.
 from __future__ import annotations
 
 import datetime as _dt
+import dataclasses
 import uuid
 
 import h5py
@@ -18,7 +19,8 @@ FORMAT = "startrail-exposure"
 FORMAT_VERSION = "1.1"
 # 1.1 (backward compatible, only adds): /truth/frames (start, stop), /truth/stars/electrons_per_frame,
 # /image/frames (optional), /image/signal attrs exposure_mode and stack, /truth/sunlit_fraction, in_umbra,
-# /truth/stars/rate_per_channel, electrons_per_channel; /image/signal may be [H, W, C]
+# /truth/stars/rate_per_channel, electrons_per_channel; /image/signal may be [H, W, C];
+# with [sensor]: /image/raw, raw_frames, rgb, /truth/sensor/*, /sensor attrs
 
 
 def _put(group, name, data, units, description=None, compress=True):
@@ -31,6 +33,66 @@ def _put(group, name, data, units, description=None, compress=True):
     if description:
         ds.attrs["description"] = description
     return ds
+
+
+COSMIC_UNITS = {"time_s": "s", "x": "pixel", "y": "pixel", "angle_rad": "rad", "length_px": "pixel",
+                "path_um": "um", "energy_e": "electron", "energy_in_frame_e": "electron", "n_pixels": "1",
+                "frame": "1"}
+HOT_UNITS = {"x": "pixel", "y": "pixel", "dark_e_s": "electron/s", "onset_day": "d"}
+
+
+def _write_sensor(f, sensor: dict, cam) -> None:
+    """Raw digital numbers, the demosaiced view and the sensor's ground truth."""
+    spec = sensor["spec"]
+    img = f["image"]
+    raw = sensor["raw"]
+    chunks = (min(256, cam.height), min(256, cam.width))
+    ds = img.create_dataset("raw", data=raw, compression="gzip", compression_opts=1, shuffle=True, chunks=chunks)
+    ds.attrs["units"] = "adu"
+    ds.attrs["description"] = (f"raw digital numbers ({spec.bayer or 'mono'} mosaic) with noise; a burst: the "
+                               f"{sensor['stack']} stack of its raw frames (uint16 single/lighten, float32 mean, "
+                               f"uint32 sum)")
+    ds.attrs.update(dict(black_level_dn=spec.black_level_dn, white_level_dn=sensor["white_level_dn"],
+                         gain_e_per_dn=spec.gain_e_per_dn, bayer_pattern=spec.bayer or "none",
+                         stack=sensor["stack"]))
+    if sensor["raw_frames"] is not None:
+        fr = img.create_dataset("raw_frames", data=sensor["raw_frames"], compression="gzip", compression_opts=1,
+                                shuffle=True, chunks=(1,) + chunks)
+        fr.attrs["units"] = "adu"
+        fr.attrs["description"] = "raw digital numbers of every frame, [frame, row, col]"
+    if sensor["rgb"] is not None:
+        ds = img.create_dataset("rgb", data=sensor["rgb"].astype(np.float32), compression="gzip",
+                                compression_opts=1, shuffle=True, chunks=chunks + (3,))
+        ds.attrs["units"] = "adu"
+        ds.attrs["description"] = "bilinear demosaic of /image/raw, above the black level, [row, col, RGB]"
+    g = f["truth"].create_group("sensor")
+    ds = _put(g, "defect_mask", sensor["defect_mask"], "1",
+              "bit 0 (1): a cosmic ray changed the pixel in some frame; bit 1 (2): hot pixel")
+    _put(g, "saa_weight", sensor["saa_weight"], "1", "fraction of each frame spent in the South Atlantic Anomaly")
+    cr = g.create_group("cosmic_rays")
+    table = sensor["cosmic_rays"]
+    names = table.dtype.names if table is not None else tuple(COSMIC_UNITS)
+    cr.attrs["count"] = 0 if table is None else table.size
+    for name in names:
+        data = table[name] if table is not None else np.zeros(0)
+        _put(cr, name, data, COSMIC_UNITS.get(name, "1"), f"cosmic-ray hit: {name} (time from frame start)")
+    hp = g.create_group("hot_pixels")
+    hot = sensor["hot_pixels"]
+    hp.attrs["count"] = hot.size
+    for name in hot.dtype.names:
+        _put(hp, name, hot[name], HOT_UNITS.get(name, "1"), f"hot pixel: {name}")
+    sg = f.create_group("sensor")
+    for fld in dataclasses.fields(spec):
+        value = getattr(spec, fld.name)
+        if fld.name == "effects":
+            for e in dataclasses.fields(value):
+                sg.attrs[f"effect_{e.name}"] = bool(getattr(value, e.name))
+        elif value is None:
+            sg.attrs[fld.name] = "none"
+        else:
+            sg.attrs[fld.name] = np.asarray(value) if isinstance(value, tuple) else value
+    sg.attrs["units"] = ("electrons (e-), seconds, DN (adu), degrees Celsius; names carry their units: "
+                         "_e, _e_s, _dn, _c, _cm2_s, _um, _px")
 
 
 def write_product(path, scenario, result, overwrite: bool = False) -> None:
@@ -123,6 +185,9 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
                  "star j's un-occulted intervals are unocculted_start/stop[ptr[j]:ptr[j+1]]")
             _put(st, "unocculted_start", result.occult_start, "s", "start of un-occulted interval")
             _put(st, "unocculted_stop", result.occult_stop, "s", "end of un-occulted interval")
+
+            if result.sensor is not None:
+                _write_sensor(f, result.sensor, cam)
 
             rg = f.create_group("render")
             for key, value in result.stats.items():

@@ -12,7 +12,9 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.lib.recfunctions  # noqa: F401  (append_fields for the cosmic-ray table)
 from astropy import units as u
+from astropy.coordinates import GCRS, ITRS, CartesianRepresentation
 from astropy.time import Time
 from tqdm import tqdm
 
@@ -81,6 +83,7 @@ class ExposureResult:
     sunlit_fraction: np.ndarray | None = None  # [K] fraction of the Sun's disk visible from the ISS
     channel_names: tuple = ("mono",)
     rate_per_channel: np.ndarray | None = None  # [N, C] electrons/s
+    sensor: dict | None = None  # raw stack, frames, rgb, cosmic rays, hot pixels, defect mask (see _Sensor)
 
 
 class _Observer:
@@ -224,6 +227,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     per_frame = np.zeros((index.size, len(windows)))
     stack = None
     updates = runs = 0
+    sensor = _Sensor(scenario, t, pos, len(windows)) if scenario.sensor is not None else None
     with tqdm(total=int(index.size) * len(windows), desc="rendering trails", unit="star", delay=2.0,
               leave=False, disable=not show_progress) as bar:
         for f, (t0, t1) in enumerate(windows):
@@ -237,6 +241,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
                 runs += trails.runs
                 image = trails.image if image is None else image + trails.image
             bar.update(int(index.size))
+            if sensor is not None:
+                sensor.expose(f, image, t0, t1)
             if frames is not None:
                 frames[f] = image
             if stack is None:
@@ -268,7 +274,82 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         frame_start=np.array([w[0] for w in windows]), frame_stop=np.array([w[1] for w in windows]),
         electrons_per_frame=per_frame[shown], frames=frames, stack=spec.stack if spec.mode == "burst" else "single",
         sunlit_fraction=shadow_fraction(scenario.orbit, scenario.start + t * u.s),
+        sensor=sensor.finish() if sensor is not None else None,
     )
+
+
+class _Sensor:
+    """Runs every frame through the sensor model and stacks the raw frames like the signal."""
+
+    def __init__(self, scenario, t, pos_km, n_frames):
+        from ..camera.sensor import default_rngs, fixed_pattern
+        from ..random_streams import subsystem_seed
+
+        cam = scenario.camera
+        self.spec = scenario.sensor
+        self.stack_mode = (scenario.exposure.stack if scenario.exposure and scenario.exposure.mode == "burst"
+                           else "single")
+        self.pitch = cam.pixel_pitch_m
+        self.rngs = default_rngs(subsystem_seed(scenario.seed, "sensor"))
+        self.fixed = fixed_pattern((cam.height, cam.width), self.spec, self.rngs)
+        self.t = t
+        itrs = GCRS(CartesianRepresentation(pos_km.T * u.km), obstime=scenario.start + t * u.s).transform_to(
+            ITRS(obstime=scenario.start + t * u.s))
+        geo = itrs.earth_location.geodetic
+        self.lat, self.lon = geo.lat.to_value(u.deg), geo.lon.to_value(u.deg)
+        self.keep = scenario.exposure is not None and scenario.exposure.save_frames
+        self.raw_frames = np.empty((n_frames, cam.height, cam.width), np.uint16) if self.keep else None
+        self.raw = None
+        self.mask = np.zeros((cam.height, cam.width), np.uint8)
+        self.cosmic = []
+        self.hot = None
+        self.saa = np.zeros(n_frames)
+        self.n = 0
+
+    def expose(self, f, image, t0, t1):
+        from ..camera.cosmic_rays import saa_weight
+        from ..camera.sensor import apply_sensor
+
+        inside = (self.t >= t0) & (self.t <= t1)
+        times = np.concatenate([[t0], self.t[inside], [t1]])
+        lat = np.interp(times, self.t, self.lat)
+        lon = np.degrees(np.unwrap(np.radians(self.lon)))
+        lon = np.interp(times, self.t, lon)
+        self.saa[f] = saa_weight(times, lat, lon)
+        res = apply_sensor(image, t1 - t0, self.spec, self.rngs, self.pitch, saa_weight=self.saa[f],
+                           fixed=self.fixed)
+        raw = res.raw_dn
+        if self.raw_frames is not None:
+            self.raw_frames[f] = raw
+        if self.raw is None:
+            self.raw = raw.astype(np.float64) if self.stack_mode in ("mean", "sum") else raw.copy()
+        elif self.stack_mode == "lighten":
+            np.maximum(self.raw, raw, out=self.raw)
+        else:
+            self.raw += raw
+        self.mask |= res.mask_bits
+        table = np.lib.recfunctions.append_fields(res.cosmic_rays, "frame", np.full(res.cosmic_rays.size, f),
+                                                  usemask=False) if res.cosmic_rays.size else None
+        if table is not None:
+            self.cosmic.append(table)
+        self.hot = res.hot_pixels
+        self.white = res.white_level_dn
+        self.n += 1
+
+    def finish(self) -> dict:
+        from ..camera.demosaic import demosaic_bilinear
+
+        raw = self.raw
+        if self.stack_mode == "mean":
+            raw = (raw / self.n).astype(np.float32)
+        elif self.stack_mode == "sum":
+            raw = raw.astype(np.uint32)
+        rgb = (demosaic_bilinear(np.asarray(raw, dtype=np.float64), self.spec.bayer, self.spec.black_level_dn)
+               if self.spec.bayer else None)
+        cosmic = np.concatenate(self.cosmic) if self.cosmic else None
+        return dict(raw=raw, raw_frames=self.raw_frames, rgb=rgb, cosmic_rays=cosmic, hot_pixels=self.hot,
+                    defect_mask=self.mask, spec=self.spec, white_level_dn=self.white, saa_weight=self.saa,
+                    stack=self.stack_mode)
 
 
 def clip_intervals(ptr, start, stop, t0, t1):
