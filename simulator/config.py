@@ -175,6 +175,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "lens_transmission",
         "window_panes",
         "window_surface_reflectance",
+        "vignetting",
+        "vignetting_mechanical",
     ),
     "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames", "allow_sunlit"),
     "sky": ("catalog", "mag_limit"),
@@ -629,6 +631,10 @@ def _parse_camera(sec: dict) -> Camera:
         psf_components=components,
         preset=body["name"] if body else None,
         lens=lens["name"] if lens else None,
+        vignetting_cos_power=_number(sec.get("vignetting", lens["vignetting_cos_power"] if lens else 0.0),
+                                     "camera.vignetting", 0.0, 8.0, "4.0"),
+        vignetting_mechanical=_number(sec.get("vignetting_mechanical", lens["vignetting_mechanical"] if lens else 0.0),
+                                      "camera.vignetting_mechanical", 0.0, 1.0, "0.3"),
     )
 
 

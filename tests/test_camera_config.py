@@ -77,3 +77,26 @@ def test_colour_render_splits_each_star_by_its_spectral_channel_rates():
     bv = cat.bv[idx]
     ok = np.isfinite(bv)
     assert np.corrcoef(bv[ok], ratio[ok])[0, 1] > 0.9
+
+
+def test_vignetting_dims_each_star_by_the_cos4_law_along_its_trail():
+    """electrons = rate x integral of cos^4(field angle) dt along the trail (independent: dense sampling of
+    the truth track, the pinhole field angle and cos^4)."""
+    text = with_camera(CAMERA_BLOCK + "vignetting = 4.0\n")
+    sc = parse_scenario(text)
+    r = render_exposure(sc)
+    cam = sc.camera
+    h, w = r.signal.shape
+    margin = 6.0
+    inside = (r.visible.all(axis=1) & (r.x.min(axis=1) > margin) & (r.x.max(axis=1) < w - 1 - margin)
+              & (r.y.min(axis=1) > margin) & (r.y.max(axis=1) < h - 1 - margin))
+    assert inside.sum() >= 3
+    ts = np.linspace(0.0, r.t[-1], 20001)
+    for j in np.flatnonzero(inside):
+        xs = np.interp(ts, r.t, r.x[j])
+        ys = np.interp(ts, r.t, r.y[j])
+        tan2 = ((xs - cam.cx) / cam.fx) ** 2 + ((ys - cam.cy) / cam.fy) ** 2
+        expected = r.rate[j] * np.trapezoid(1.0 / (1.0 + tan2) ** 2, ts)
+        assert r.electrons[j] == pytest.approx(expected, rel=1e-3)
+    # and the corner is visibly darker than the centre: cos^4 of the corner's field angle
+    assert (1.0 / (1.0 + (cam.cx / cam.fx) ** 2 + (cam.cy / cam.fy) ** 2) ** 2) < 0.3

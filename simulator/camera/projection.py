@@ -41,6 +41,22 @@ class Camera:
     psf_components: tuple[tuple[float, float], ...] = ()
     preset: str | None = None
     lens: str | None = None
+    # relative illumination cos(theta)^p (1 - m rho^2), rho = radius / half-diagonal (camera/presets.py);
+    # p = 0 and m = 0 switch vignetting off
+    vignetting_cos_power: float = 0.0
+    vignetting_mechanical: float = 0.0
+
+    def relative_illumination(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Vignetting factor (0..1) at pixel positions x, y (NaN stays NaN)."""
+        if self.vignetting_cos_power == 0.0 and self.vignetting_mechanical == 0.0:
+            return np.ones(np.shape(x))
+        rho = np.hypot(np.asarray(x) - self.cx, np.asarray(y) - self.cy) / np.hypot(self.cx, self.cy)
+        if any(self.dist_coeffs):
+            cos_theta = pixel_to_camera_ray(self, x, y)[..., 2]
+        else:
+            cos_theta = 1.0 / np.sqrt(1.0 + ((np.asarray(x) - self.cx) / self.fx) ** 2
+                                      + ((np.asarray(y) - self.cy) / self.fy) ** 2)
+        return cos_theta**self.vignetting_cos_power * np.clip(1.0 - self.vignetting_mechanical * rho**2, 0.0, 1.0)
 
     def psf_mixture(self) -> tuple[tuple[float, float], ...]:
         """((weight, sigma_px), ...) with weights summing to 1."""

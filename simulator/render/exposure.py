@@ -224,6 +224,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     n_ch = len(camera.channels)
     frame_shape = shape + ((n_ch,) if n_ch > 1 else ())
     frames = np.empty((len(windows),) + frame_shape, np.float32) if spec.save_frames else None
+    vignetted = camera.vignetting_cos_power != 0.0 or camera.vignetting_mechanical != 0.0
+    illumination = np.nan_to_num(camera.relative_illumination(x, y), nan=0.0) if vignetted else None
     per_frame = np.zeros((index.size, len(windows)))
     stack = None
     updates = runs = 0
@@ -235,7 +237,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
             image = None
             for weight, sigma_px in camera.psf_mixture():  # the closed form holds per Gaussian component
                 trails = render_trails(shape, t, x, y, rate_all * weight, ptr_f, start_f, stop_f, sigma_px,
-                                       scenario.render.psf_extent_sigma, channel_weights=weights)
+                                       scenario.render.psf_extent_sigma, channel_weights=weights,
+                                       illumination=illumination)
                 per_frame[:, f] += trails.electrons
                 updates += trails.pixel_updates
                 runs += trails.runs

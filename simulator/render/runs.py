@@ -179,11 +179,13 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
 
 
 @njit(cache=True)
-def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, j0, j1):
+def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, j0, j1, illum):
     """Build runs for stars j0..j1-1.
 
     t [K] knot times (s); x, y [N, K] pixel positions (NaN where undefined); rate [N] electrons/s;
-    visible time intervals of star j: iv_start/iv_stop[iv_ptr[j]:iv_ptr[j+1]] (s).
+    visible time intervals of star j: iv_start/iv_stop[iv_ptr[j]:iv_ptr[j+1]] (s). illum [N, K]: the
+    lens's relative illumination (vignetting) at each knot, or an empty [0, 0] array for none; a chord
+    carries rate x the time integral of the (linearly interpolated) illumination over it.
     Returns vertex arrays (vx, vy, vs, vlam) and run arrays (run_first, run_last, run_axis, run_star,
     run_cuts); run_star counts from j0. run_cuts [R, 4]: unit tangent (tx, ty) of the cut at the run's
     start and at its end where the track continues into a neighbouring run (zeros where the run really
@@ -214,6 +216,9 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, 
     px = np.empty(n_knots + 2)
     py = np.empty(n_knots + 2)
     pt = np.empty(n_knots + 2)
+    pf = np.empty(n_knots + 2)
+    pe = np.empty(n_knots + 2)
+    vignetted = illum.shape[0] > 0
     nv = 0
     nr = 0
     for j in range(j0, j1):
@@ -229,6 +234,8 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, 
             px[n] = xa
             py[n] = ya
             pt[n] = ta
+            if vignetted:
+                pf[n], _ = _interp_point(t, illum[j], illum[j], ka, ta)
             n += 1
             k = ka + 1
             while k < n_knots and t[k] < tb:
@@ -236,6 +243,8 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, 
                     px[n] = x[j, k]
                     py[n] = y[j, k]
                     pt[n] = t[k]
+                    if vignetted:
+                        pf[n] = illum[j, k]
                     n += 1
                 k += 1
             kb = np.searchsorted(t, tb, side="left") - 1
@@ -244,13 +253,23 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, 
             px[n] = xb
             py[n] = yb
             pt[n] = tb
+            if vignetted:
+                pf[n], _ = _interp_point(t, illum[j], illum[j], kb, tb)
             n += 1
+            # the polyline's "time" for flux: the exposure integral of the illumination (plain time when
+            # there is no vignetting), so each chord carries rate x its integral of illumination dt
+            if vignetted:
+                pe[0] = pt[0]
+                for i in range(1, n):
+                    pe[i] = pe[i - 1] + 0.5 * (pf[i] + pf[i - 1]) * (pt[i] - pt[i - 1])
+            else:
+                pe[:n] = pt[:n]
             # NaN points split the polyline into separate pieces
             start = 0
             for i in range(n + 1):
                 if i == n or not (math.isfinite(px[i]) and math.isfinite(py[i])):
                     if i - start >= 1:
-                        nv, nr = _emit_polyline(px[start:i], py[start:i], pt[start:i], i - start, rate[j],
+                        nv, nr = _emit_polyline(px[start:i], py[start:i], pe[start:i], i - start, rate[j],
                                                 width, height, margin, j - j0, vx, vy, vs, vlam,
                                                 run_first, run_last, run_axis, run_star, run_cuts, nv, nr)
                     start = i + 1

@@ -71,13 +71,14 @@ def band_order(n_bands: int, n_threads: int | None = None) -> np.ndarray:
 
 
 def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px, extent_sigma=5.0,
-                  block_stars=4096, progress=None, channel_weights=None) -> TrailRender:
+                  block_stars=4096, progress=None, channel_weights=None, illumination=None) -> TrailRender:
     """Render every star's visible track into an image of electrons.
 
     shape (H, W); t [K] s; x, y [N, K] pixels; rate [N] electrons/s (all channels); visible intervals as
     CSR (iv_ptr [N+1], iv_start, iv_stop in s). psf_sigma_px is the optical sigma; the pixel box is added.
     channel_weights [N, C] (rows summing to 1) splits each star among C channels: the image is then
     [H, W, C]; without it the image is [H, W]. ``electrons`` is per star, all channels together.
+    illumination [N, K]: relative illumination (vignetting, 0..1) at each knot, or None for 1.
     """
     height, width = shape
     weights = (np.ones((x.shape[0], 1)) if channel_weights is None
@@ -96,10 +97,12 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
     iv_ptr = np.ascontiguousarray(iv_ptr, dtype=np.int64)
     iv_start = np.ascontiguousarray(iv_start, dtype=np.float64)
     iv_stop = np.ascontiguousarray(iv_stop, dtype=np.float64)
+    illum = (np.zeros((0, 0)) if illumination is None
+             else np.ascontiguousarray(illumination, dtype=np.float64))
     for lo in range(0, n_stars, block_stars):
         hi = min(lo + block_stars, n_stars)
         vx, vy, vs, vlam, first, last, axis, star, cuts = build_runs(
-            t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, reach + 2.0, lo, hi)
+            t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, reach + 2.0, lo, hi, illum)
         piece_run, piece_lo, piece_hi = split_pieces(first, last)
         edges, bptr, bpieces = _bands_for_pieces(vy, piece_lo, piece_hi, height, reach, BAND_ROWS)
         entry = np.zeros(bpieces.size)
