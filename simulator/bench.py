@@ -86,6 +86,24 @@ def main(argv=None) -> int:
               f"(interpolation error {s['knot_interp_error_px']:.4f} px), {s['runs']} runs")
         print(f"    {s['pixel_updates']:.3e} pixel updates, {s['pixel_updates'] / s['render_s'] / 1e6:.1f} M/s "
               f"in the trail kernel, {s['render_s'] / s['pixel_updates'] * 1e9:.1f} ns each")
+    # the sensor model on the same frame, with the Nikon D3S preset at ISO 800
+    from .camera.presets import camera_preset, dark_current_at, gain_at_iso, read_noise_at_iso
+    from .camera.sensor import SensorSpec, apply_sensor, default_rngs, fixed_pattern
+
+    d3s = camera_preset("nikon-d3s")
+    spec = SensorSpec(read_noise_e=read_noise_at_iso(d3s, 800), full_well_e=d3s["full_well_e"],
+                      dark_current_e_s=dark_current_at(d3s, 22.0), gain_e_per_dn=gain_at_iso(d3s, 800),
+                      black_level_dn=d3s["black_level_dn"], bit_depth=d3s["bit_depth"], prnu=0.005, dsnu_e_s=0.1,
+                      dark_reference_temp_c=22.0, bayer=None)
+    rngs = default_rngs(1)
+    clock = time.perf_counter()
+    fixed = fixed_pattern(result.signal.shape, spec, rngs)
+    t_fixed = time.perf_counter() - clock
+    clock = time.perf_counter()
+    apply_sensor(result.signal, scenario.duration_s, spec, rngs, scenario.camera.pixel_pitch_m, fixed=fixed)
+    t_sensor = time.perf_counter() - clock
+    print(f"  sensor model on that frame: {t_sensor:7.2f} s (+ fixed pattern {t_fixed:.2f} s once per burst); "
+          f"{t_sensor / result.stats['render_s']:.2f}x the star rendering ({result.stats['render_s']:.2f} s)")
     if not args.no_burst:
         burst = dataclasses.replace(scenario, exposure=ExposureSpec(mode="burst", duration_s=30 * 30.0 + 29 * 1.0,
                                                                      frames=30, frame_duration_s=30.0, gap_s=1.0),

@@ -47,7 +47,8 @@ def cmd_info(args) -> int:
 def cmd_preview(args) -> int:
     from .io.preview import write_preview
 
-    write_preview(args.product, args.output, overlay=args.overlay, width=args.width, overwrite=args.overwrite)
+    write_preview(args.product, args.output, overlay=args.overlay, width=args.width, overwrite=args.overwrite,
+                  noise_free=args.signal)
     return 0
 
 
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--overlay", action="store_true", help="draw the limb and the brightest stars' names")
     v.add_argument("--width", type=int, default=None, help="output width in pixels (default: full)")
     v.add_argument("--overwrite", action="store_true")
+    v.add_argument("--signal", action="store_true", help="show the noise-free signal, not the recorded raw image")
     v.set_defaults(func=cmd_preview)
 
     from .orbit.eclipse import add_windows_parser

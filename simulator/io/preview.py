@@ -47,8 +47,10 @@ def _camera_from_attrs(attrs) -> Camera:
                   dist_coeffs=tuple(float(v) for v in attrs["dist_coeffs"]))
 
 
-def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_names: int = 15) -> Image.Image:
-    """Build the preview image of a product file."""
+def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_names: int = 15,
+                   noise_free: bool = False) -> Image.Image:
+    """Build the preview image of a product file: the recorded (noisy) image when the product has one,
+    else (or with ``noise_free``) the expected signal."""
     try:
         f = h5py.File(h5_path, "r")
     except OSError as exc:
@@ -56,7 +58,12 @@ def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_n
     with f:
         if f.attrs.get("format") != "startrail-exposure":
             raise ScenarioError("INPUT.h5", f"{h5_path} is not a startrail product", "give a file written by `startrail render`")
-        signal = f["image/signal"][...]
+        if "image/rgb" in f and not noise_free:  # what the camera recorded, demosaiced
+            signal = f["image/rgb"][...].astype(np.float64)
+        elif "image/raw" in f and not noise_free and f["image/raw"].attrs.get("bayer_pattern") == "none":
+            signal = f["image/raw"][...].astype(np.float64) - float(f["image/raw"].attrs["black_level_dn"])
+        else:
+            signal = f["image/signal"][...]
         if signal.ndim == 2:
             rgb = np.repeat((asinh_stretch(signal) * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
         else:
@@ -94,8 +101,8 @@ def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_n
     return image
 
 
-def write_preview(h5_path, png_path, overlay=False, width=None, overwrite=False) -> None:
+def write_preview(h5_path, png_path, overlay=False, width=None, overwrite=False, noise_free=False) -> None:
     """Write the preview PNG atomically."""
-    image = render_preview(h5_path, overlay=overlay, width=width)
+    image = render_preview(h5_path, overlay=overlay, width=width, noise_free=noise_free)
     with atomic_path(png_path, overwrite, option="--preview") as tmp:
         image.save(tmp, format="PNG")
