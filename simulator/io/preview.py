@@ -64,6 +64,9 @@ def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_n
             signal = f["image/raw"][...].astype(np.float64) - float(f["image/raw"].attrs["black_level_dn"])
         else:
             signal = f["image/signal"][...]
+        if not noise_free and ("image/rgb" in f or "image/raw" in f):
+            # black point at the noise floor (dark current and read noise): the median of each channel
+            signal = signal - np.median(signal.reshape(-1, signal.shape[-1] if signal.ndim == 3 else 1), axis=0)
         if signal.ndim == 2:
             rgb = np.repeat((asinh_stretch(signal) * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
         else:
