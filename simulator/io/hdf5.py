@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from ..errors import ScenarioError
 from .atomic import atomic_path
 
 FORMAT = "startrail-exposure"
@@ -21,6 +22,18 @@ FORMAT_VERSION = "1.1"
 # /image/frames (optional), /image/signal attrs exposure_mode and stack, /truth/sunlit_fraction, in_umbra,
 # /truth/stars/rate_per_channel, electrons_per_channel; /image/signal may be [H, W, C];
 # with [sensor]: /image/raw, raw_frames, rgb, /truth/sensor/*, /sensor attrs
+
+
+def open_product(path, field: str = "PRODUCT") -> h5py.File:
+    """Open a product file for reading; anything else is a one-line user error naming ``field``."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ScenarioError(field, f"cannot open {path} as HDF5 ({exc})", "give a file written by `startrail render`") from None
+    if f.attrs.get("format") != FORMAT:
+        f.close()
+        raise ScenarioError(field, f"{path} is not a startrail product", "give a file written by `startrail render`")
+    return f
 
 
 def _put(group, name, data, units, description=None, compress=True):

@@ -1,7 +1,6 @@
 """PNG previews of a product: asinh stretch, optional overlay of the limb and the brightest stars' names."""
 from __future__ import annotations
 
-import h5py
 import numpy as np
 from astropy import units as u
 from astropy.time import Time
@@ -10,9 +9,9 @@ from PIL import Image, ImageDraw, ImageFont
 from ..camera.projection import Camera, project_camera_points
 from ..earth.limb import limb_directions
 from ..earth.ellipsoid import earth_pole_gcrs
-from ..errors import ScenarioError
 from ..sky.catalog import star_names
 from .atomic import atomic_path
+from .hdf5 import open_product
 
 
 def asinh_stretch(signal: np.ndarray, white_percentile: float = 99.95, softening: float = 0.02) -> np.ndarray:
@@ -51,13 +50,7 @@ def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_n
                    noise_free: bool = False) -> Image.Image:
     """Build the preview image of a product file: the recorded (noisy) image when the product has one,
     else (or with ``noise_free``) the expected signal."""
-    try:
-        f = h5py.File(h5_path, "r")
-    except OSError as exc:
-        raise ScenarioError("INPUT.h5", f"cannot open {h5_path} as HDF5 ({exc})", "give a file written by `startrail render`") from None
-    with f:
-        if f.attrs.get("format") != "startrail-exposure":
-            raise ScenarioError("INPUT.h5", f"{h5_path} is not a startrail product", "give a file written by `startrail render`")
+    with open_product(h5_path) as f:
         if "image/rgb" in f and not noise_free:  # what the camera recorded, demosaiced
             signal = f["image/rgb"][...].astype(np.float64)
         elif "image/raw" in f and not noise_free and f["image/raw"].attrs.get("bayer_pattern") == "none":

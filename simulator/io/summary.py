@@ -1,22 +1,15 @@
 """Human-readable summary of a product file (``startrail info``)."""
 from __future__ import annotations
 
-import h5py
 import numpy as np
 
-from ..errors import ScenarioError
 from ..sky.catalog import star_names
+from .hdf5 import open_product
 
 
 def summarize(path, n_brightest: int = 10) -> str:
     """Multi-line text: provenance, time span, camera, attitude, star counts and the brightest trails."""
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ScenarioError("PRODUCT", f"cannot open {path} as HDF5 ({exc})", "give a file written by `startrail render`") from None
-    with f:
-        if f.attrs.get("format") != "startrail-exposure":
-            raise ScenarioError("PRODUCT", f"{path} is not a startrail product", "give a file written by `startrail render`")
+    with open_product(path) as f:
         t = f["truth/t"]
         cam = f["camera"].attrs
         st = f["truth/stars"]
