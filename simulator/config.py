@@ -177,6 +177,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "window_surface_reflectance",
         "vignetting",
         "vignetting_mechanical",
+        "psf_field_growth",
     ),
     "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames", "allow_sunlit"),
     "sky": ("catalog", "mag_limit"),
@@ -635,6 +636,8 @@ def _parse_camera(sec: dict) -> Camera:
                                      "camera.vignetting", 0.0, 8.0, "4.0"),
         vignetting_mechanical=_number(sec.get("vignetting_mechanical", lens["vignetting_mechanical"] if lens else 0.0),
                                       "camera.vignetting_mechanical", 0.0, 1.0, "0.3"),
+        psf_field_growth=_number(sec.get("psf_field_growth", lens["psf_field_growth"] if lens else 0.0),
+                                 "camera.psf_field_growth", 0.0, 10.0, "1.0"),
     )
 
 

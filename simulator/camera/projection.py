@@ -45,6 +45,8 @@ class Camera:
     # p = 0 and m = 0 switch vignetting off
     vignetting_cos_power: float = 0.0
     vignetting_mechanical: float = 0.0
+    # the PSF's sigma grows as 1 + g rho^2 toward the corners (rho = radius / half-diagonal)
+    psf_field_growth: float = 0.0
 
     def relative_illumination(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Vignetting factor (0..1) at pixel positions x, y (NaN stays NaN)."""

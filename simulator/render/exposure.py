@@ -238,7 +238,9 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
             for weight, sigma_px in camera.psf_mixture():  # the closed form holds per Gaussian component
                 trails = render_trails(shape, t, x, y, rate_all * weight, ptr_f, start_f, stop_f, sigma_px,
                                        scenario.render.psf_extent_sigma, channel_weights=weights,
-                                       illumination=illumination)
+                                       illumination=illumination, psf_field_growth=camera.psf_field_growth,
+                                       field_centre=(camera.cx, camera.cy),
+                                       field_radius=float(np.hypot(camera.cx, camera.cy)))
                 per_frame[:, f] += trails.electrons
                 updates += trails.pixel_updates
                 runs += trails.runs

@@ -44,7 +44,7 @@ def _curvature_factor(kc):
 
 @njit(cache=True, error_model="numpy")
 def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, cuts, weights, vx, vy, vs, vlam,
-                 vkappa, sigma, extent):
+                 vkappa, vsig, extent):
     """Add chords chord_lo..chord_hi-1 of the run with vertices first..last to rows [row_lo, row_hi).
 
     image is [H, W, C]; ``weights`` [C] splits the run's electrons among the channels (electrons and
@@ -65,12 +65,8 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
         U, Wc, u_size = vx, vy, width
     else:
         U, Wc, u_size = vy, vx, height
-    reach = extent * sigma
     run_length = vs[last] - vs[first]
     s0 = vs[first]
-    inv_two_var = 1.0 / (2.0 * sigma * sigma)
-    norm = _INV_SQRT_2PI / sigma
-    inv_sig_sqrt2 = 1.0 / (sigma * _SQRT2)
     step = 1 if U[last] >= U[first] else -1
     cut_start = cuts[0] != 0.0 or cuts[1] != 0.0
     cut_end = cuts[2] != 0.0 or cuts[3] != 0.0
@@ -84,6 +80,12 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
     total = 0.0
     updates = 0
     for chord in range(chord_lo, chord_hi):
+        # the PSF may vary over the field: each chord has its own sigma (px, pixel box included)
+        sigma = vsig[chord]
+        reach = extent * sigma
+        inv_two_var = 1.0 / (2.0 * sigma * sigma)
+        norm = _INV_SQRT_2PI / sigma
+        inv_sig_sqrt2 = 1.0 / (sigma * _SQRT2)
         du = U[chord + 1] - U[chord]
         dw = Wc[chord + 1] - Wc[chord]
         length = math.sqrt(du * du + dw * dw)
@@ -280,7 +282,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
 
 @njit(parallel=True, cache=True)
 def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run, piece_lo, piece_hi,
-                run_first, run_last, run_axis, run_cuts, run_weights, vx, vy, vs, vlam, vkappa, sigma, extent,
+                run_first, run_last, run_axis, run_cuts, run_weights, vx, vy, vs, vlam, vkappa, vsig, extent,
                 entry_electrons):
     """Deposit all runs into ``image`` (float64 [H, W], electrons), band by band in parallel.
 
@@ -288,7 +290,8 @@ def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run,
     pieces touching each band; a piece is chords piece_lo..piece_hi-1 of run piece_run. Runs: vertex
     index ranges run_first[r]..run_last[r] (inclusive) into the vertex arrays vx, vy (pixels), vs
     (cumulative arc length, pixels), vlam (electrons per pixel of track length of the chord starting at
-    that vertex), vkappa (signed curvature of that chord, 1/px). run_axis[r]: 0 steps columns, 1 steps rows.
+    that vertex), vkappa (signed curvature of that chord, 1/px), vsig (that chord's PSF sigma, px).
+    run_axis[r]: 0 steps columns, 1 steps rows.
     run_cuts [R, 4]: tangents of the cuts where a run meets its neighbour (see _deposit_run).
     image is [H, W, C]; run_weights [R, C] splits each run's electrons among the channels. entry_electrons [E] receives what each
     (band, piece) entry deposited. Returns the number of pixel updates.
@@ -308,7 +311,7 @@ def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run,
             total, updates = _deposit_run(image, row_lo, row_hi, run_first[r], run_last[r], piece_lo[p],
                                           piece_hi[p], run_axis[r], run_cuts[r], run_weights[r], vx, vy, vs, vlam,
                                           vkappa,
-                                          sigma, extent)
+                                          vsig, extent)
             entry_electrons[e] = total
             n += updates
         counts[b] = n

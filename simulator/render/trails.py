@@ -63,6 +63,16 @@ def _bands_for_pieces(vy, piece_lo, piece_hi, height, reach, band_rows):
     return edges, np.cumsum(ptr), piece_ids[order].astype(np.int64)
 
 
+def _chord_sigmas(vx, vy, psf_sigma_px, growth, centre, radius):
+    """Sigma (px, with the pixel box) of the chord starting at each vertex, at the chord's middle."""
+    if growth == 0.0 or vx.size == 0:
+        return np.full(vx.size, effective_sigma(psf_sigma_px))
+    mx = 0.5 * (vx + np.append(vx[1:], vx[-1]))
+    my = 0.5 * (vy + np.append(vy[1:], vy[-1]))
+    rho2 = ((mx - centre[0]) ** 2 + (my - centre[1]) ** 2) / radius**2
+    return np.sqrt((psf_sigma_px * (1.0 + growth * rho2)) ** 2 + PIXEL_BOX_VARIANCE)
+
+
 def band_order(n_bands: int, n_threads: int | None = None) -> np.ndarray:
     """Permutation that deals bands round-robin to threads: thread i gets bands i, i+T, i+2T, ..."""
     n_threads = n_threads or numba.get_num_threads()
@@ -71,7 +81,8 @@ def band_order(n_bands: int, n_threads: int | None = None) -> np.ndarray:
 
 
 def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px, extent_sigma=5.0,
-                  block_stars=4096, progress=None, channel_weights=None, illumination=None) -> TrailRender:
+                  block_stars=4096, progress=None, channel_weights=None, illumination=None,
+                  psf_field_growth=0.0, field_centre=(0.0, 0.0), field_radius=1.0) -> TrailRender:
     """Render every star's visible track into an image of electrons.
 
     shape (H, W); t [K] s; x, y [N, K] pixels; rate [N] electrons/s (all channels); visible intervals as
@@ -79,12 +90,14 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
     channel_weights [N, C] (rows summing to 1) splits each star among C channels: the image is then
     [H, W, C]; without it the image is [H, W]. ``electrons`` is per star, all channels together.
     illumination [N, K]: relative illumination (vignetting, 0..1) at each knot, or None for 1.
+    psf_field_growth g: the optical sigma grows as psf_sigma_px (1 + g rho^2), rho the distance of the
+    chord's middle from field_centre (x, y) over field_radius (the half-diagonal), px.
     """
     height, width = shape
     weights = (np.ones((x.shape[0], 1)) if channel_weights is None
                else np.ascontiguousarray(channel_weights, dtype=np.float64))
     image = np.zeros((height, width, weights.shape[1]), dtype=np.float64)
-    sigma = effective_sigma(psf_sigma_px)
+    sigma = effective_sigma(psf_sigma_px * (1.0 + max(psf_field_growth, 0.0)))  # the largest, for margins
     reach = extent_sigma * sigma
     n_stars = x.shape[0]
     electrons = np.zeros(n_stars)
@@ -109,7 +122,9 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
         updates += int(render_runs(image, edges, bptr, bpieces, band_order(edges.size - 1), piece_run,
                                    piece_lo, piece_hi, first, last, axis, cuts,
                                    np.ascontiguousarray(weights[lo + star]), vx, vy, vs, vlam,
-                                   chord_curvatures(vx, vy, vs, first, last), sigma, extent_sigma, entry))
+                                   chord_curvatures(vx, vy, vs, first, last),
+                                   _chord_sigmas(vx, vy, psf_sigma_px, psf_field_growth, field_centre, field_radius),
+                                   extent_sigma, entry))
         piece_electrons = np.bincount(bpieces, weights=entry, minlength=piece_lo.size)
         run_electrons = np.bincount(piece_run, weights=piece_electrons, minlength=first.size)
         np.add.at(electrons, lo + star, run_electrons)
