@@ -128,9 +128,10 @@ def _arc_case(radius, psf, theta0=0.05, theta1=1.5, n_knots=2001):
 
 
 ARC_R50_REASON = (
-    "trail_kernel._deposit_run's curvature model (2a0307d: distance to the arc through each chord's ends, "
-    "1/sqrt(1 - kappa c) factor) leaves 1.5e-3 of the peak at R = 50 px, psf 0.8 (R = 100: 7.3e-4, "
-    "R = 200: 3.6e-4); before it (column ownership along straight chords) R = 50/100/200 gave 1.8%/0.83%/0.46%")
+    "trail_kernel._deposit_run's second-order curvature model (distance to the arc through each chord's "
+    "ends, 1/sqrt(1 - kappa c) wrap-around factor, arc-length taper at the ends) leaves 1.25e-3 of the peak "
+    "at R = 50 px, psf 0.8, next to the trail's end (R = 100: 6.0e-4, R = 200: 3.0e-4); without it "
+    "(straight chords) R = 50/100/200 gave 1.8%/0.83%/0.46%")
 
 
 @pytest.mark.parametrize("radius", [pytest.param(50.0, marks=pytest.mark.xfail(strict=True, reason=ARC_R50_REASON)),
