@@ -169,3 +169,11 @@ def pixel_to_camera_ray(camera: Camera, x: np.ndarray, y: np.ndarray, iterations
         yn = (yd - dy) / radial
     ray = np.stack([xn, yn, np.ones_like(xn)], axis=-1)
     return ray / np.linalg.norm(ray, axis=-1, keepdims=True)
+
+
+def project_directions_at_knots(camera: Camera, directions: np.ndarray, rotations: np.ndarray):
+    """Pixel positions (x, y) [M, K] of apparent directions [M, K, 3] (ICRS/GCRS axes, already aberrated)
+    seen through camera attitudes ``rotations`` [K, 3, 3] (R_icrs_to_cam). For sources whose direction
+    changes from knot to knot (Moon, planets, points on the Earth)."""
+    cam = np.einsum("kij,mkj->mki", rotations, directions)
+    return project_camera_points(camera, cam)
