@@ -25,7 +25,8 @@ def test_moving_intervals_agree_with_the_exact_solver_for_fixed_directions():
     exact = visibility_intervals(t, pos, vel, d, pole, 15.0)
     moving = moving_visibility_intervals(t, pos, np.repeat(d[:, None, :], t.size, axis=1), pole, 15.0)
     assert np.array_equal(exact[0], moving[0])
-    assert exact[0][-1] > 300  # plenty of stars rise or set in 15 min
+    crossings = np.sum((exact[1] > 0.0) | (exact[2] < 900.0))
+    assert crossings > 20  # plenty of stars rise or set in 15 min
     assert np.abs(exact[1] - moving[1]).max() < 5e-3 and np.abs(exact[2] - moving[2]).max() < 5e-3
 
 
