@@ -55,10 +55,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SkySpec:
-    """Star catalog choice: ``catalog`` is a catalog name, ``mag_limit`` the faintest V magnitude kept."""
+    """Star catalog choice: ``catalog`` is a catalog name, ``mag_limit`` the faintest V magnitude kept;
+    ``planets`` and ``moon`` add Mercury, Venus, Mars, Jupiter, Saturn and the Moon (sky/solar_system.py)."""
 
     catalog: str
     mag_limit: float
+    planets: bool = True
+    moon: bool = True
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "psf_field_growth",
     ),
     "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames", "allow_sunlit"),
-    "sky": ("catalog", "mag_limit"),
+    "sky": ("catalog", "mag_limit", "planets", "moon"),
     "earth": ("occultation_altitude",),
     "render": ("knot_tolerance", "psf_extent"),
     "sensor": ("iso", "temperature", "days_on_orbit", "read_noise", "full_well", "gain", "black_level",
@@ -787,7 +790,13 @@ def _parse_sky(sec: dict) -> SkySpec:
                 raise ScenarioError("sky.catalog", exc.problem, exc.fix) from None
             raise
     mag_limit = _number(sec.get("mag_limit", 9.0), "sky.mag_limit", -2.0, 14.0, "9.0")
-    return SkySpec(catalog=catalog, mag_limit=mag_limit)
+    flags = {}
+    for key in ("planets", "moon"):
+        value = sec.get(key, True)
+        if not isinstance(value, bool):
+            raise ScenarioError(f"sky.{key}", f"{_show(value)} is not true or false", f"write {key} = false to leave them out")
+        flags[key] = value
+    return SkySpec(catalog=catalog, mag_limit=mag_limit, **flags)
 
 
 def _parse_earth(sec: dict) -> EarthSpec:

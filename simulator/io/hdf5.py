@@ -21,7 +21,7 @@ FORMAT_VERSION = "1.1"
 # 1.1 (backward compatible, only adds): /truth/frames (start, stop), /truth/stars/electrons_per_frame,
 # /image/frames (optional), /image/signal attrs exposure_mode and stack, /truth/sunlit_fraction, in_umbra,
 # /truth/stars/rate_per_channel, electrons_per_channel; /image/signal may be [H, W, C];
-# with [sensor]: /image/raw, raw_frames, rgb, /truth/sensor/*, /sensor attrs
+# with [sensor]: /image/raw, raw_frames, rgb, /truth/sensor/*, /sensor attrs; /truth/planets, /truth/moon
 
 
 def open_product(path, field: str = "PRODUCT") -> h5py.File:
@@ -52,6 +52,22 @@ COSMIC_UNITS = {"time_s": "s", "x": "pixel", "y": "pixel", "angle_rad": "rad", "
                 "path_um": "um", "energy_e": "electron", "energy_in_frame_e": "electron", "n_pixels": "1",
                 "frame": "1"}
 HOT_UNITS = {"x": "pixel", "y": "pixel", "dark_e_s": "electron/s", "onset_day": "d"}
+
+
+SOLAR_UNITS = {"names": "1", "hip": "1", "x": "pixel", "y": "pixel", "vmag": "mag", "bv": "mag",
+               "distance_km": "km", "phase_angle_deg": "deg", "electrons": "electron", "radius_px": "pixel",
+               "illuminated_fraction": "1"}
+
+
+def _write_solar_system(truth, solar: dict) -> None:
+    """/truth/planets (per planet in or near the frame) and /truth/moon (its disk's centre and size)."""
+    for group, values in solar.items():
+        g = truth.create_group(group)
+        for name, data in values.items():
+            data = np.asarray(data)
+            if data.dtype.kind == "U":
+                data = data.astype(h5py.string_dtype())
+            _put(g, name, data, SOLAR_UNITS.get(name, "1"), f"{group}: {name} (per knot where 2-D or [K])")
 
 
 def _write_sensor(f, sensor: dict, cam) -> None:
@@ -201,6 +217,8 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
 
             if result.sensor is not None:
                 _write_sensor(f, result.sensor, cam)
+            if result.solar_system:
+                _write_solar_system(tr, result.solar_system)
 
             rg = f.create_group("render")
             for key, value in result.stats.items():

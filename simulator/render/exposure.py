@@ -84,6 +84,7 @@ class ExposureResult:
     channel_names: tuple = ("mono",)
     rate_per_channel: np.ndarray | None = None  # [N, C] electrons/s
     sensor: dict | None = None  # raw stack, frames, rgb, cosmic rays, hot pixels, defect mask (see _Sensor)
+    solar_system: dict | None = None  # planets and the Moon in the frame (see _solar_system)
 
 
 class _Observer:
@@ -210,8 +211,24 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     # keep only stars visible at some knot (DESIGN.md §4: N holds every star visible at some knot),
     # but render every candidate: a star may graze the frame between knots with its PSF wings.
     channel_rate = channel_rates(catalog.vmag[index], catalog.bv[index], camera)  # [N, C] electrons/s
-    rate_all = channel_rate.sum(axis=1)
-    weights = channel_rate / np.where(rate_all > 0, rate_all, 1.0)[:, None] if channel_rate.shape[1] > 1 else None
+
+    # 4b. the Moon and planets: their directions change from knot to knot (Moon parallax ~1 deg from the
+    # ISS), so they are projected per knot and appended to the stars' rows for rendering
+    clock = _time.perf_counter()
+    solar = _solar_system(scenario, t, pos, vel, rot, pole, radius)
+    n_stars = index.size
+    if solar is not None:
+        x_r = np.concatenate([x, solar["x"]])
+        y_r = np.concatenate([y, solar["y"]])
+        channel_rate_r = np.concatenate([channel_rate, solar["channel_rate"]])
+        iv_ptr_r = np.concatenate([iv_ptr, iv_ptr[-1] + solar["ptr"][1:]])
+        iv_start_r = np.concatenate([iv_start, solar["start"]])
+        iv_stop_r = np.concatenate([iv_stop, solar["stop"]])
+    else:
+        x_r, y_r, channel_rate_r, iv_ptr_r, iv_start_r, iv_stop_r = x, y, channel_rate, iv_ptr, iv_start, iv_stop
+    timings["solar_system_s"] = _time.perf_counter() - clock
+    rate_all = channel_rate_r.sum(axis=1)
+    weights = channel_rate_r / np.where(rate_all > 0, rate_all, 1.0)[:, None] if channel_rate_r.shape[1] > 1 else None
 
     # 5. render each frame (one for a single exposure) and stack
     clock = _time.perf_counter()
@@ -225,18 +242,18 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     frame_shape = shape + ((n_ch,) if n_ch > 1 else ())
     frames = np.empty((len(windows),) + frame_shape, np.float32) if spec.save_frames else None
     vignetted = camera.vignetting_cos_power != 0.0 or camera.vignetting_mechanical != 0.0
-    illumination = np.nan_to_num(camera.relative_illumination(x, y), nan=0.0) if vignetted else None
-    per_frame = np.zeros((index.size, len(windows)))
+    illumination = np.nan_to_num(camera.relative_illumination(x_r, y_r), nan=0.0) if vignetted else None
+    per_frame = np.zeros((rate_all.size, len(windows)))
     stack = None
     updates = runs = 0
     sensor = _Sensor(scenario, t, pos, len(windows)) if scenario.sensor is not None else None
-    with tqdm(total=int(index.size) * len(windows), desc="rendering trails", unit="star", delay=2.0,
+    with tqdm(total=int(rate_all.size) * len(windows), desc="rendering trails", unit="star", delay=2.0,
               leave=False, disable=not show_progress) as bar:
         for f, (t0, t1) in enumerate(windows):
-            ptr_f, start_f, stop_f = clip_intervals(iv_ptr, iv_start, iv_stop, t0, t1)
+            ptr_f, start_f, stop_f = clip_intervals(iv_ptr_r, iv_start_r, iv_stop_r, t0, t1)
             image = None
             for weight, sigma_px in camera.psf_mixture():  # the closed form holds per Gaussian component
-                trails = render_trails(shape, t, x, y, rate_all * weight, ptr_f, start_f, stop_f, sigma_px,
+                trails = render_trails(shape, t, x_r, y_r, rate_all * weight, ptr_f, start_f, stop_f, sigma_px,
                                        scenario.render.psf_extent_sigma, channel_weights=weights,
                                        illumination=illumination, psf_field_growth=camera.psf_field_growth,
                                        field_centre=(camera.cx, camera.cy),
@@ -245,7 +262,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
                 updates += trails.pixel_updates
                 runs += trails.runs
                 image = trails.image if image is None else image + trails.image
-            bar.update(int(index.size))
+            bar.update(int(rate_all.size))
             if sensor is not None:
                 sensor.expose(f, image, t0, t1)
             if frames is not None:
@@ -273,6 +290,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         pmdec_mas_yr=catalog.pmdec_mas_yr[sel], parallax_mas=catalog.parallax_mas[sel], x=x[shown], y=y[shown], visible=visible[shown],
         electrons=per_frame[shown].sum(axis=1), rate=rate_all[shown], channel_names=tuple(camera.channels),
         rate_per_channel=channel_rate[shown],
+        solar_system=_solar_truth(solar, per_frame[n_stars:]) if solar is not None else None,
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,
         signal=stack.astype(np.float32), attitude_description=observer.attitude.describe(),
         stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},
@@ -281,6 +299,78 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         sunlit_fraction=shadow_fraction(scenario.orbit, scenario.start + t * u.s),
         sensor=sensor.finish() if sensor is not None else None,
     )
+
+
+def _solar_system(scenario, t, pos, vel, rot, pole, field_radius):
+    """Planets and Moon-disk samples near the field: pixel tracks, channel rates and visible intervals."""
+    from ..camera.projection import project_directions_at_knots
+    from ..earth.occultation import moving_visibility_intervals
+    from ..sky.solar_system import moon_disk_samples, moon_samples_for_camera, solar_system_sources
+
+    sky, camera = scenario.sky, scenario.camera
+    if not (sky.planets or sky.moon):
+        return None
+    times = scenario.start + t * u.s
+    boresight = rot[:, 2, :]
+    near_cos = np.cos(min(field_radius + np.radians(1.0), np.pi))
+
+    def near(directions):  # [M, K, 3] -> bool [M]: within the field (plus a margin) at some knot
+        return (np.einsum("mkj,kj->mk", directions, boresight) >= near_cos).any(axis=1)
+
+    rows = []
+    planets = moon = None
+    if sky.planets:
+        ss = solar_system_sources(times, pos, vel, mag_limit=sky.mag_limit)
+        keep = near(ss.directions) if len(ss) else np.zeros(0, bool)
+        if keep.any():
+            planets = ss.subset(np.flatnonzero(keep))
+            vmag = -2.5 * np.log10(np.mean(10.0 ** (-0.4 * planets.vmag), axis=1))
+            rows.append((planets.directions, planets.ray_directions, channel_rates(vmag, planets.bv, camera)))
+    if sky.moon:
+        n = moon_samples_for_camera(camera.pixel_scale_arcsec, camera.psf_sigma_px)
+        disk = moon_disk_samples(times, pos, vel, n_samples=4)  # a cheap look: is it near the field?
+        if near(disk.directions).any():
+            disk = moon_disk_samples(times, pos, vel, n_samples=n)
+            lit = disk.flux.mean(axis=1) > 0
+            if lit.any():
+                moon = disk
+                vmag = -2.5 * np.log10(disk.flux[lit].mean(axis=1))
+                rows.append((disk.directions[lit], disk.ray_directions[lit],
+                             channel_rates(vmag, np.full(vmag.size, disk.bv), camera)))
+                moon_lit = lit
+    if not rows:
+        return None
+    directions = np.concatenate([r[0] for r in rows])
+    rays = np.concatenate([r[1] for r in rows])
+    x, y = project_directions_at_knots(camera, directions, rot)
+    ptr, start, stop = moving_visibility_intervals(t, pos, rays, pole, scenario.earth.occultation_altitude_km)
+    out = dict(x=x, y=y, channel_rate=np.concatenate([r[2] for r in rows]), ptr=ptr, start=start, stop=stop,
+               planets=planets, moon=moon, n_planets=len(planets) if planets is not None else 0,
+               camera=camera, t=t, rot=rot)
+    if moon is not None:
+        out["moon_lit"] = moon_lit
+        cx, cy = project_directions_at_knots(camera, moon.centre[None], rot)
+        out["moon_x"], out["moon_y"] = cx[0], cy[0]
+    return out
+
+
+def _solar_truth(solar, per_frame):
+    """Ground truth of the planets and the Moon (electrons from the rendered rows)."""
+    truth = {}
+    n_p = solar["n_planets"]
+    cam = solar["camera"]
+    if solar["planets"] is not None:
+        p = solar["planets"]
+        truth["planets"] = dict(names=np.array(p.names), hip=p.hip, x=solar["x"][:n_p], y=solar["y"][:n_p],
+                                vmag=p.vmag, bv=p.bv, distance_km=p.distance_km, phase_angle_deg=p.phase_angle_deg,
+                                electrons=per_frame[:n_p].sum(axis=1))
+    if solar["moon"] is not None:
+        m = solar["moon"]
+        truth["moon"] = dict(x=solar["moon_x"], y=solar["moon_y"],
+                             radius_px=np.tan(m.angular_radius_rad) * cam.fx, vmag=m.vmag_total,
+                             phase_angle_deg=m.phase_angle_deg, illuminated_fraction=m.illuminated_fraction,
+                             distance_km=m.distance_km, electrons=float(per_frame[n_p:].sum()))
+    return truth
 
 
 class _Sensor:
