@@ -66,10 +66,13 @@ class SkySpec:
 
 @dataclass(frozen=True)
 class EarthSpec:
-    """Earth model: stars disappear when their line of sight passes below this height (km) above
-    the WGS84 ellipsoid."""
+    """Earth model. limb "hard": stars disappear when their line of sight passes below
+    ``occultation_altitude_km`` above the WGS84 ellipsoid. limb "atmosphere": stars near the limb are
+    refracted (raised), flattened and dimmed by the atmosphere (earth/atmosphere.py) and vanish where the
+    bent ray reaches the ground."""
 
     occultation_altitude_km: float
+    limb: str = "hard"
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames", "allow_sunlit"),
     "sky": ("catalog", "mag_limit", "planets", "moon"),
-    "earth": ("occultation_altitude",),
+    "earth": ("occultation_altitude", "limb"),
     "render": ("knot_tolerance", "psf_extent"),
     "sensor": ("iso", "temperature", "days_on_orbit", "read_noise", "full_well", "gain", "black_level",
                "bit_depth", "dark_current", "prnu", "dsnu", "cosmic_ray_rate", "saa_factor", "disable"),
@@ -803,7 +806,14 @@ def _parse_earth(sec: dict) -> EarthSpec:
     example = '"15 km"'
     raw = sec.get("occultation_altitude", "15 km")
     q = _quantity(raw, "earth.occultation_altitude", u.m, "a length", example)
-    return EarthSpec(occultation_altitude_km=_in_range(q, raw, "earth.occultation_altitude", u.km, 0.0, 200.0, example))
+    limb = _string(sec.get("limb", "hard"), "earth.limb", '"atmosphere"')
+    if limb not in ("hard", "atmosphere"):
+        raise ScenarioError("earth.limb", f"{_show(limb)} is not a limb model", 'use "hard" or "atmosphere"')
+    if limb == "atmosphere" and "occultation_altitude" in sec:
+        raise ScenarioError("earth.occultation_altitude", 'is the hard cut; with limb = "atmosphere" stars fade '
+                            "by refraction and extinction", "remove one of the two")
+    return EarthSpec(occultation_altitude_km=_in_range(q, raw, "earth.occultation_altitude", u.km, 0.0, 200.0, example),
+                     limb=limb)
 
 
 def _parse_render(sec: dict) -> RenderSpec:

@@ -210,6 +210,12 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
                 share = result.rate_per_channel / np.where(result.rate > 0, result.rate, 1.0)[:, None]
                 _put(st, "electrons_per_channel", result.electrons[:, None] * share, "electron",
                      "electrons deposited in the frame per colour channel, [star, channel]")
+            if result.limb is not None:
+                _put(st, "limb_transmission", result.limb["transmission"], "1",
+                     "fraction of the star's light through the atmosphere (exp(-tau) x refractive dilution, "
+                     "550 nm) at each knot")
+                _put(st, "refraction_arcsec", result.limb["refraction_arcsec"], "arcsec",
+                     "atmospheric bending at each knot: the star is raised by this much")
             _put(st, "unocculted_ptr", result.occult_ptr, "1",
                  "star j's un-occulted intervals are unocculted_start/stop[ptr[j]:ptr[j+1]]")
             _put(st, "unocculted_start", result.occult_start, "s", "start of un-occulted interval")

@@ -36,6 +36,14 @@ CULL_MARGIN_RAD = np.radians(1.0)
 # bytes held per star and knot while knots are refined: x, y, their mid-knot values and the merged copies
 BYTES_PER_STAR_KNOT = 48
 PIXEL_SCALE_WARN = 0.02  # warn when a WCS's pixel scale differs from the camera's by more than this
+# limb = "atmosphere": the straight line toward a star whose bent ray just grazes the ground passes ~41 km
+# below it (observer at 400 km; earth/atmosphere.py); hiding intervals use a little below that, and the
+# atmosphere's transmission (0 for rays into the ground) does the rest
+LIMB_FLOOR_GEOMETRIC_KM = -45.0
+LIMB_OPTICS_BELOW_KM = 145.0  # straight-line tangent altitudes above this pass unrefracted (atmosphere.py)
+LIMB_VISIBLE_TRANSMISSION = 0.01  # the truth's "visible" flag needs at least this much of the light
+LIMB_WAVELENGTH_M = 550e-9  # refraction and extinction at V's wavelength (no reddening yet)
+LIMB_KNOT_STEP_S = 1.0
 
 
 def _memory_budget_bytes() -> float:
@@ -85,6 +93,7 @@ class ExposureResult:
     rate_per_channel: np.ndarray | None = None  # [N, C] electrons/s
     sensor: dict | None = None  # raw stack, frames, rgb, cosmic rays, hot pixels, defect mask (see _Sensor)
     solar_system: dict | None = None  # planets and the Moon in the frame (see _solar_system)
+    limb: dict | None = None  # limb = "atmosphere": transmission and refraction per star and knot
 
 
 class _Observer:
@@ -167,7 +176,10 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     # 3. knots: refine until linear interpolation meets the tolerance
     clock = _time.perf_counter()
     proj = _projection_args(camera)
-    n_knots = max(3, int(np.ceil(duration / 16.0)) + 1)
+    # limb = "atmosphere": a setting star's transmission changes within seconds (its tangent altitude drops
+    # ~2.6 km/s); knots at most LIMB_KNOT_STEP_S apart keep its linear interpolation close
+    step = LIMB_KNOT_STEP_S if scenario.earth.limb == "atmosphere" else 16.0
+    n_knots = max(3, int(np.ceil(duration / step)) + 1)
     t = np.linspace(0.0, duration, n_knots)
     pos, vel, rot, bary, beta = observer.states(t)
     x, y = project_stars(directions, beta, rot, *proj)
@@ -201,10 +213,18 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     earth_beta = beta_mid[0] - vel_mid[0] / C_KM_S
     geo_dirs = aberrate(directions, earth_beta[None, :])
     pole = earth_pole_gcrs(mid_time)
-    iv_ptr, iv_start, iv_stop, _ = visibility_intervals(t, pos, vel, geo_dirs, pole,
-                                                        scenario.earth.occultation_altitude_km)
+    atmosphere = scenario.earth.limb == "atmosphere"
+    hiding_km = LIMB_FLOOR_GEOMETRIC_KM if atmosphere else scenario.earth.occultation_altitude_km
+    iv_ptr, iv_start, iv_stop, _ = visibility_intervals(t, pos, vel, geo_dirs, pole, hiding_km)
+    limb = None
+    if atmosphere:  # refraction raises and flattens setting stars; extinction and dilution dim them
+        limb = _limb_optics(t, pos, geo_dirs, directions, beta, rot, pole, camera)
+        x[limb["rows"]] = limb["x"]
+        y[limb["rows"]] = limb["y"]
     in_frame = (x >= -0.5) & (x <= camera.width - 0.5) & (y >= -0.5) & (y <= camera.height - 0.5)
     unocculted = unocculted_at_knots(t, iv_ptr, iv_start, iv_stop)
+    if limb is not None:
+        unocculted &= limb["transmission"] >= LIMB_VISIBLE_TRANSMISSION
     visible = in_frame & unocculted
     timings["occultation_s"] = _time.perf_counter() - clock
 
@@ -243,6 +263,10 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     frames = np.empty((len(windows),) + frame_shape, np.float32) if spec.save_frames else None
     vignetted = camera.vignetting_cos_power != 0.0 or camera.vignetting_mechanical != 0.0
     illumination = np.nan_to_num(camera.relative_illumination(x_r, y_r), nan=0.0) if vignetted else None
+    if limb is not None:
+        factor = np.ones(x_r.shape)
+        factor[:n_stars] = limb["transmission"]
+        illumination = factor if illumination is None else illumination * factor
     per_frame = np.zeros((rate_all.size, len(windows)))
     stack = None
     updates = runs = 0
@@ -291,6 +315,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         electrons=per_frame[shown].sum(axis=1), rate=rate_all[shown], channel_names=tuple(camera.channels),
         rate_per_channel=channel_rate[shown],
         solar_system=_solar_truth(solar, per_frame[n_stars:]) if solar is not None else None,
+        limb=_limb_truth(limb, shown) if limb is not None else None,
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,
         signal=stack.astype(np.float32), attitude_description=observer.attitude.describe(),
         stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},
@@ -299,6 +324,48 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         sunlit_fraction=shadow_fraction(scenario.orbit, scenario.start + t * u.s),
         sensor=sensor.finish() if sensor is not None else None,
     )
+
+
+def _limb_optics(t, pos, geo_dirs, directions, beta, rot, pole, camera):
+    """Refracted pixel tracks and transmission of stars whose line of sight dips into the atmosphere.
+
+    For each star and knot: the straight line's tangent altitude and the distance D to its tangent point,
+    the bent ray that reaches the ISS (earth/atmosphere.py: ray_tangent_altitude), the star raised by the
+    bending ε, and the transmission exp(-τ) × dilution at 550 nm. The raised direction's offset is added to
+    the natural direction before the ISS's aberration. Returns rows (indices of affected stars), their
+    new x, y [M, K], and the transmission [N, K] for all stars (1 above the atmosphere).
+    """
+    from ..camera.projection import project_directions_at_knots
+    from ..earth.atmosphere import ray_tangent_altitude, refracted_direction, transmission
+    from ..earth.ellipsoid import pole_frame
+    from ..earth.occultation import tangent_altitudes
+
+    rot_p = pole_frame(pole)
+    h_g = tangent_altitudes(np.ascontiguousarray(pos @ rot_p.T), np.ascontiguousarray(geo_dirs @ rot_p.T),
+                            LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM)  # exact below ~200 km
+    distance = -(geo_dirs @ pos.T)  # [N, K] km, observer to the straight line's tangent point
+    trans = np.ones(h_g.shape)
+    rows = np.flatnonzero((h_g < LIMB_OPTICS_BELOW_KM).any(axis=1))
+    h_ray = np.full((rows.size, t.size), np.nan)
+    eps = np.zeros((rows.size, t.size))
+    if rows.size:
+        hg, dist = h_g[rows], distance[rows]
+        near = (hg < LIMB_OPTICS_BELOW_KM) & (dist > 0)
+        h_ray[~near] = hg[~near]
+        hr, ep = ray_tangent_altitude(hg[near], dist[near], LIMB_WAVELENGTH_M)
+        h_ray[near], eps[near] = hr, ep
+        tr = np.ones(hg.shape)
+        tr[near] = np.nan_to_num(transmission(hr, LIMB_WAVELENGTH_M, distance_km=dist[near]), nan=0.0)
+        trans[rows] = tr
+        geo = geo_dirs[rows][:, None, :]
+        raised = refracted_direction(np.broadcast_to(geo, (rows.size, t.size, 3)), pos[None], np.nan_to_num(eps))
+        natural = directions[rows][:, None, :] + (raised - geo)
+        apparent = aberrate(natural / np.linalg.norm(natural, axis=-1, keepdims=True), beta[None])
+        xr, yr = project_directions_at_knots(camera, apparent, rot)
+    else:
+        xr = yr = np.zeros((0, t.size))
+    return dict(rows=rows, x=xr, y=yr, transmission=trans, h_ray=h_ray,
+                refraction_arcsec=np.degrees(np.nan_to_num(eps)) * 3600.0)
 
 
 def _solar_system(scenario, t, pos, vel, rot, pole, field_radius):
@@ -352,6 +419,13 @@ def _solar_system(scenario, t, pos, vel, rot, pole, field_radius):
         cx, cy = project_directions_at_knots(camera, moon.centre[None], rot)
         out["moon_x"], out["moon_y"] = cx[0], cy[0]
     return out
+
+
+def _limb_truth(limb, shown):
+    """Per output star and knot: transmission and refraction (zeros above the atmosphere)."""
+    refraction = np.zeros(limb["transmission"].shape)
+    refraction[limb["rows"]] = limb["refraction_arcsec"]
+    return dict(transmission=limb["transmission"][shown], refraction_arcsec=refraction[shown])
 
 
 def _solar_truth(solar, per_frame):

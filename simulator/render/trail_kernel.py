@@ -121,14 +121,17 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 or max(Wc[chord], Wc[chord + 1]) + w_ext < w_band_lo):
             continue
         lam_norm = vlam[chord] * norm
-        # The line density λ (electrons per pixel of track) varies from chord to chord (speed, vignetting).
-        # Held constant per chord, the column sampling would miss up to one column's worth of every
-        # change; interpolated linearly from the mean of this and the previous chord (at its start) to
-        # the mean with the next (at its end), it follows the trail smoothly and sums to the chords'
-        # electrons to second order.
-        lam_start = 0.5 * (vlam[chord - 1] + vlam[chord]) * norm if chord > first else lam_norm
-        lam_end = 0.5 * (vlam[chord] + vlam[chord + 1]) * norm if chord < last - 1 else lam_norm
-        lam_slope = lam_end - lam_start
+        # The line density λ (electrons per pixel of track) varies from chord to chord (speed, vignetting,
+        # the atmosphere at the limb). Held constant per chord, the column sampling would miss up to one
+        # column's worth of every change; a linear profile through the chord's mean with the centred slope
+        # of its neighbours (a finite-volume reconstruction) follows the trail smoothly and keeps each
+        # chord's electrons exactly; the slope is clipped so the profile never goes negative.
+        lam_prev = vlam[chord - 1] if chord > first else vlam[chord]
+        lam_next = vlam[chord + 1] if chord < last - 1 else vlam[chord]
+        lam_slope = 0.5 * (lam_next - lam_prev)
+        if abs(lam_slope) > 2.0 * vlam[chord]:
+            lam_slope = math.copysign(2.0 * vlam[chord], lam_slope)
+        lam_slope *= norm
         if run_length < STATIC_RUN_PX:
             # a (nearly) static star: its erf bracket is sampled along the columns too
             along1 = math.exp(-2.0 * math.pi * math.pi * sigma * sigma)
@@ -171,7 +174,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
             c0 = (w_lo - w_line) * cos_f
             col_norm = lam_norm
             if lam_slope != 0.0:
-                col_norm = lam_start + min(max(frac, 0.0), 1.0) * lam_slope
+                col_norm = lam_norm + (min(max(frac, 0.0), 1.0) - 0.5) * lam_slope
             if aliased:
                 phase = 2.0 * math.pi * w_line
                 col_norm /= 1.0 + 2.0 * alias1 * math.cos(phase) + 2.0 * alias2 * math.cos(2.0 * phase)
