@@ -15,8 +15,10 @@ The apparent brightness of a line of sight is its column (line-of-sight integral
 the emission is optically thin and isotropic, so a column of 1 R has the photon radiance
 1 R = 10¹⁰ / (4π) photons s⁻¹ m⁻² sr⁻¹ (= 10⁶/(4π) photons s⁻¹ cm⁻² sr⁻¹, the definition of the rayleigh;
 Hunten, Roach & Chamberlain 1956). The column stops where the ray meets the WGS84 ellipsoid: a ray that hits
-the ground sees only the layer between the observer and the ground (the near side). No extinction: from the
-ISS the tangent paths through the layers lie above ≈ 60 km, where the air is too thin to matter.
+the ground sees only the layer between the observer and the ground (the near side). No extinction and no
+refraction: the near-side emission and the limb band (tangent points at 60-120 km) reach the ISS through air
+too thin to matter; only rays whose tangent point lies in the lower atmosphere (within ≈ 0.5° above the hard
+limb) would see the far-side crossing attenuated, which is not modelled here.
 
 Numerics
 --------
@@ -565,8 +567,15 @@ def pixel_solid_angle(camera, x, y) -> np.ndarray:
                          1.0 / (camera.fx * camera.fy)).reshape(shape)
 
 
+# Largest coarse cell of airglow_image, degrees: across a 0.5° cell (~20 km along the limb from the ISS) the
+# ratio exact/table stays linear to < 1e-3 (tests/test_airglow.py).
+MAX_CELL_DEG = 0.5
+
+
 def _grid(n: int, step: int) -> np.ndarray:
-    g = np.arange(0, n, step, dtype=np.int64)
+    g = np.arange(0, n, max(1, step), dtype=np.int64)
+    if g.size < 2:
+        g = np.array([0, n - 1], dtype=np.int64)
     if g[-1] != n - 1:
         g = np.append(g, n - 1)
     return g
@@ -616,7 +625,8 @@ def _column_tables(o, boresight_pole, h0s, sigs, sky_dv, gnd_dv):
 
 def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers=DEFAULT_LAYERS,
                   channel_response=None, *, aperture_area_m2: float | None = None, vignetting: bool = True,
-                  step: int = 16, rtol: float = 1e-3, return_stats: bool = False):
+                  step: int | None = None, rtol: float = 1e-3, scale: float = 1.0, out: np.ndarray | None = None,
+                  return_stats: bool = False):
     """Airglow signal [H, W, C] in electrons per second per pixel.
 
     camera: :class:`~simulator.camera.projection.Camera`. R_icrs_to_cam [3, 3]: rotation from GCRS/ICRS
@@ -626,8 +636,11 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     window × QE; :func:`layer_channel_response`), or a CameraSpectral, or None: the camera's own spectral
     response if it has a ``qe_curve``, else its ``throughput`` in one channel.
     aperture_area_m2: entrance-pupil area (m²), default camera.aperture_area_m2. vignetting: apply the camera's
-    relative illumination (the formula of Camera.relative_illumination). step: coarse-grid spacing (px).
+    relative illumination (the formula of Camera.relative_illumination). step: coarse-grid spacing (px);
+    default: cells of at most MAX_CELL_DEG (0.5°) and 16 px (14 px for a 14 mm lens on 8.45 µm pixels).
     rtol: the relative error allowed to an interpolated cell, checked against an exact column at its centre.
+    scale: multiplies the result (e.g. a frame's duration in s, to get electrons). out: a float64 C-contiguous
+    [H, W, C] array to add the result to (and return) instead of allocating one (a full D3S frame is 290 MB).
 
         pixel value = Σ_layers Z_l · C_l(ray) · 10¹⁰/(4π) · Ω_pixel · A · response_l,c · vignetting
 
@@ -658,7 +671,7 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     weights = np.zeros((len(geoms), resp.shape[1]))
     for i, layer in enumerate(layers):
         g = geoms[(float(layer.peak_altitude_km), float(layer.sigma_km))]
-        weights[g] += layer.zenith_rayleigh * resp[i] * PHOTON_RADIANCE_PER_RAYLEIGH * area
+        weights[g] += layer.zenith_rayleigh * resp[i] * PHOTON_RADIANCE_PER_RAYLEIGH * area * float(scale)
     h0s = np.array([key[0] for key in geoms])
     sigs = np.array([key[1] for key in geoms])
 
@@ -668,6 +681,9 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
 
     from ..camera.projection import pixel_to_camera_ray
 
+    if step is None:
+        pixel_deg = math.degrees(camera.pixel_pitch_m / camera.focal_length_m)
+        step = int(min(16, max(1, math.floor(MAX_CELL_DEG / pixel_deg))))
     xs, ys = _grid(camera.width, step), _grid(camera.height, step)
     gx, gy = np.meshgrid(xs.astype(np.float64), ys.astype(np.float64))
     rays = pixel_to_camera_ray(camera, gx, gy)
@@ -680,7 +696,11 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
 
     vig_p = float(camera.vignetting_cos_power) if vignetting else 0.0
     vig_m = float(camera.vignetting_mechanical) if vignetting else 0.0
-    out = np.zeros((camera.height, camera.width, resp.shape[1]))
+    if out is None:
+        out = np.zeros((camera.height, camera.width, resp.shape[1]))
+    elif (out.shape != (camera.height, camera.width, resp.shape[1]) or out.dtype != np.float64
+          or not out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous float64 array of shape {(camera.height, camera.width, resp.shape[1])}")
     n_exact = np.zeros(len(ys), dtype=np.int64)
     cell_mode = np.zeros((len(ys) - 1, len(xs) - 1), dtype=np.int32)
     atol = 1e-2 * rtol  # R per R of zenith brightness: far below anything visible next to the limb (~50)
