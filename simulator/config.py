@@ -73,6 +73,7 @@ class EarthSpec:
 
     occultation_altitude_km: float
     limb: str = "hard"
+    airglow: bool = False  # the emission layers of earth/airglow.py, added to every frame
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames", "allow_sunlit"),
     "sky": ("catalog", "mag_limit", "planets", "moon"),
-    "earth": ("occultation_altitude", "limb"),
+    "earth": ("occultation_altitude", "limb", "airglow"),
     "render": ("knot_tolerance", "psf_extent"),
     "sensor": ("iso", "temperature", "days_on_orbit", "read_noise", "full_well", "gain", "black_level",
                "bit_depth", "dark_current", "prnu", "dsnu", "cosmic_ray_rate", "saa_factor", "disable"),
@@ -812,8 +813,11 @@ def _parse_earth(sec: dict) -> EarthSpec:
     if limb == "atmosphere" and "occultation_altitude" in sec:
         raise ScenarioError("earth.occultation_altitude", 'is the hard cut; with limb = "atmosphere" stars fade '
                             "by refraction and extinction", "remove one of the two")
+    airglow = sec.get("airglow", False)
+    if not isinstance(airglow, bool):
+        raise ScenarioError("earth.airglow", f"{_show(airglow)} is not true or false", "write airglow = true")
     return EarthSpec(occultation_altitude_km=_in_range(q, raw, "earth.occultation_altitude", u.km, 0.0, 200.0, example),
-                     limb=limb)
+                     limb=limb, airglow=airglow)
 
 
 def _parse_render(sec: dict) -> RenderSpec:

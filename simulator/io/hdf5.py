@@ -225,6 +225,16 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
                 _write_sensor(f, result.sensor, cam)
             if result.solar_system:
                 _write_solar_system(tr, result.solar_system)
+            if result.airglow:
+                ag = tr.create_group("airglow")
+                ag.attrs["description"] = ("image curves where each layer's peak altitude is the rays' tangent "
+                                           "altitude, at mid-exposure (earth/airglow.py)")
+                for name, layer in result.airglow.items():
+                    g = ag.create_group(name.replace("/", "_").replace(" ", "_"))
+                    _put(g, "peak_x", layer["peak_x"], "pixel", "column of the peak-altitude curve (NaN off frame)")
+                    _put(g, "peak_y", layer["peak_y"], "pixel", "row of the peak-altitude curve (NaN off frame)")
+                    g.attrs.update(peak_altitude_km=layer["peak_altitude_km"], fwhm_km=layer["fwhm_km"],
+                                   zenith_rayleigh=layer["zenith_rayleigh"])
 
             rg = f.create_group("render")
             for key, value in result.stats.items():

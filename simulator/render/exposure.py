@@ -18,7 +18,7 @@ from astropy.coordinates import GCRS, ITRS, CartesianRepresentation
 from astropy.time import Time
 from tqdm import tqdm
 
-from ..attitude import attitude_from_wcs, quaternions_from_matrices
+from ..attitude import InertialAttitude, attitude_from_wcs, quaternions_from_matrices
 from ..camera.projection import Camera, pixel_to_camera_ray
 from ..camera.star_kernel import max_angle_cos, max_chord_error, project_stars
 from ..earth.ellipsoid import earth_pole_gcrs
@@ -94,6 +94,7 @@ class ExposureResult:
     sensor: dict | None = None  # raw stack, frames, rgb, cosmic rays, hot pixels, defect mask (see _Sensor)
     solar_system: dict | None = None  # planets and the Moon in the frame (see _solar_system)
     limb: dict | None = None  # limb = "atmosphere": transmission and refraction per star and knot
+    airglow: dict | None = None  # the layers and the image curve of each layer's peak
 
 
 class _Observer:
@@ -271,6 +272,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     stack = None
     updates = runs = 0
     sensor = _Sensor(scenario, t, pos, len(windows)) if scenario.sensor is not None else None
+    airglow = _Airglow(scenario, t, pos, rot, pole) if scenario.earth.airglow else None
+    airglow_rate = airglow.rate if airglow is not None else None
     with tqdm(total=int(rate_all.size) * len(windows), desc="rendering trails", unit="star", delay=2.0,
               leave=False, disable=not show_progress) as bar:
         for f, (t0, t1) in enumerate(windows):
@@ -287,6 +290,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
                 runs += trails.runs
                 image = trails.image if image is None else image + trails.image
             bar.update(int(rate_all.size))
+            if airglow is not None:
+                image = image + airglow_rate(f, t0, t1) * (t1 - t0)
             if sensor is not None:
                 sensor.expose(f, image, t0, t1)
             if frames is not None:
@@ -316,6 +321,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         rate_per_channel=channel_rate[shown],
         solar_system=_solar_truth(solar, per_frame[n_stars:]) if solar is not None else None,
         limb=_limb_truth(limb, shown) if limb is not None else None,
+        airglow=airglow.truth() if airglow is not None else None,
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,
         signal=stack.astype(np.float32), attitude_description=observer.attitude.describe(),
         stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},
@@ -324,6 +330,57 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         sunlit_fraction=shadow_fraction(scenario.orbit, scenario.start + t * u.s),
         sensor=sensor.finish() if sensor is not None else None,
     )
+
+
+class _Airglow:
+    """Airglow images (electrons/s per pixel and channel) for each frame.
+
+    The layers are fixed to the Earth: in LVLH attitude they stand still in the image (the ISS's altitude
+    changes move them by a few pixels over 15 minutes), so one image at mid-exposure serves every frame;
+    in inertial hold the limb sweeps across the frame, and each frame uses the image at its middle (the
+    smearing within a frame is not yet modelled).
+    """
+
+    def __init__(self, scenario, t, pos, rot, pole):
+        self.camera = scenario.camera
+        self.lvlh = not isinstance(scenario.attitude, InertialAttitude)
+        self.t, self.pos, self.rot, self.pole = t, pos, rot, pole
+        self.cached = None
+        self.spectral = None
+        if self.camera.qe_curve is not None:
+            from ..camera.bandpass import camera_spectral
+
+            c = self.camera
+            self.spectral = camera_spectral(c.qe_curve, c.aperture_area_m2, c.peak_qe,
+                                            lens_transmission_value=c.lens_transmission,
+                                            window_panes=c.window_panes,
+                                            window_surface_reflectance=c.window_surface_reflectance)
+
+    def _image(self, tq):
+        from ..earth.airglow import airglow_image
+
+        k = int(np.argmin(np.abs(self.t - tq)))
+        img = airglow_image(self.camera, self.rot[k], self.pos[k], self.pole, channel_response=self.spectral)
+        return img[:, :, 0] if len(self.camera.channels) == 1 else img
+
+    def rate(self, f, t0, t1):
+        if self.lvlh:
+            if self.cached is None:
+                self.cached = self._image(0.5 * (self.t[0] + self.t[-1]))
+            return self.cached
+        return self._image(0.5 * (t0 + t1))
+
+    def truth(self):
+        from ..earth.airglow import DEFAULT_LAYERS, peak_tangent_altitude_curve
+
+        k = self.t.size // 2
+        out = {}
+        for layer in DEFAULT_LAYERS:
+            x, y = peak_tangent_altitude_curve(self.camera, self.rot[k], self.pos[k], self.pole,
+                                               layer.peak_altitude_km)
+            out[layer.name] = dict(peak_x=x, peak_y=y, peak_altitude_km=layer.peak_altitude_km,
+                                   fwhm_km=layer.fwhm_km, zenith_rayleigh=layer.zenith_rayleigh)
+        return out
 
 
 def _limb_optics(t, pos, geo_dirs, directions, beta, rot, pole, camera):
