@@ -75,6 +75,31 @@ def test_layout_dtypes_and_units(product):
         assert f["image/signal"].compression == "gzip"
 
 
+def test_limb_curve_is_tangent_to_the_ellipsoid(product):
+    """Each limb point's ray from the ISS grazes WGS84: its minimum geodetic altitude is ~0 (independent:
+    astropy EarthLocation heights sampled along the ray around the tangent point)."""
+    from astropy import units as u
+    from astropy.coordinates import GCRS, ITRS, CartesianRepresentation
+
+    from simulator.camera.projection import pixel_to_camera_ray
+
+    path, scenario, result = product
+    x, y, t_mid = result.limb_curve
+    ok = np.flatnonzero(np.isfinite(x))
+    assert ok.size > 10
+    k = int(np.argmin(np.abs(result.t - t_mid)))
+    rays = pixel_to_camera_ray(scenario.camera, x[ok[::40]], y[ok[::40]]) @ result.R_icrs_to_cam[k]
+    pos = result.pos_km[k]
+    time = scenario.start + result.t[k] * u.s
+    for d in rays:
+        s_tan = -pos @ d
+        s = s_tan + np.linspace(-300.0, 300.0, 601)
+        pts = pos[None, :] + s[:, None] * d[None, :]
+        itrs = GCRS(CartesianRepresentation(pts.T * u.km), obstime=time).transform_to(ITRS(obstime=time))
+        h = itrs.earth_location.height.to_value(u.km)
+        assert abs(h.min()) < 0.5  # km; the limb curve is drawn through pixel rays sampled at 1 km steps
+
+
 def test_quaternions_match_matrices_with_scipy(product):
     path, _, _ = product
     with h5py.File(path, "r") as f:

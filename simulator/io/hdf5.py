@@ -225,6 +225,13 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
                 _write_sensor(f, result.sensor, cam)
             if result.solar_system:
                 _write_solar_system(tr, result.solar_system)
+            if result.limb_curve is not None:
+                lg = tr.create_group("limb")
+                lg.attrs["t"] = result.limb_curve[2]
+                lg.attrs["description"] = ("the hard limb (lines of sight grazing the WGS84 ellipsoid) in the image "
+                                           "at the middle knot, time attr t (s); NaN where off the frame")
+                _put(lg, "x", result.limb_curve[0], "pixel", "column of the limb curve")
+                _put(lg, "y", result.limb_curve[1], "pixel", "row of the limb curve")
             if result.airglow:
                 ag = tr.create_group("airglow")
                 ag.attrs["description"] = ("image curves where each layer's peak altitude is the rays' tangent "

@@ -95,6 +95,7 @@ class ExposureResult:
     solar_system: dict | None = None  # planets and the Moon in the frame (see _solar_system)
     limb: dict | None = None  # limb = "atmosphere": transmission and refraction per star and knot
     airglow: dict | None = None  # the layers and the image curve of each layer's peak
+    limb_curve: tuple | None = None  # (x, y) of the WGS84 horizon in the image at mid-exposure
 
 
 class _Observer:
@@ -322,6 +323,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         solar_system=_solar_truth(solar, per_frame[n_stars:]) if solar is not None else None,
         limb=_limb_truth(limb, shown) if limb is not None else None,
         airglow=airglow.truth() if airglow is not None else None,
+        limb_curve=_limb_curve(camera, pos, rot, pole, t),
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,
         signal=stack.astype(np.float32), attitude_description=observer.attitude.describe(),
         stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},
@@ -330,6 +332,19 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         sunlit_fraction=shadow_fraction(scenario.orbit, scenario.start + t * u.s),
         sensor=sensor.finish() if sensor is not None else None,
     )
+
+
+def _limb_curve(camera, pos, rot, pole, t):
+    """The Earth's hard limb (rays grazing WGS84) in pixels at the middle knot; NaN where off the frame."""
+    from ..camera.projection import project_camera_points
+    from ..earth.limb import limb_directions
+
+    k = t.size // 2
+    d = limb_directions(pos[k], pole, 0.0, n=2048)
+    x, y = project_camera_points(camera, d @ rot[k].T)
+    off = ~((x >= -0.5) & (x <= camera.width - 0.5) & (y >= -0.5) & (y <= camera.height - 0.5))
+    x, y = np.where(off, np.nan, x), np.where(off, np.nan, y)
+    return x, y, float(t[k])
 
 
 class _Airglow:
