@@ -27,6 +27,16 @@ def summarize(path, n_brightest: int = 10) -> str:
             f"  image        {signal.shape}, total {float(np.sum(signal[...], dtype=np.float64)):.4g} e-",
             f"  stars        {hip.size} visible at some knot (V <= {f['render'].attrs['mag_limit']:g})",
         ]
+        if "truth/planets" in f:
+            pg = f["truth/planets"]
+            items = [f"{n.decode() if isinstance(n, bytes) else n} V {float(v.mean()):+.2f}"
+                     for n, v in zip(pg["names"][...], pg["vmag"][...])]
+            lines.append(f"  planets      {', '.join(items)}")
+        if "truth/moon" in f:
+            mg = f["truth/moon"]
+            lines.append(f"  moon         V {float(mg['vmag'][...].mean()):+.2f}, "
+                         f"{100 * float(mg['illuminated_fraction'][...].mean()):.0f}% lit, "
+                         f"radius {float(mg['radius_px'][...].mean()):.1f} px")
         names = star_names()
         order = np.argsort(-electrons)[:n_brightest]
         if order.size:
