@@ -1,0 +1,152 @@
+"""City lights: a calibrated night-lights grid and the photon rate from a lit ground cell.
+
+The grid is catalogs/city_lights.npz (built by catalogs/build_city_lights.py from NASA's
+public-domain "Earth's City Lights" map): radiance in nW cm^-2 sr^-1 in the VIIRS Day/Night
+Band (~500-900 nm) on an equirectangular grid of cell centres. The calibration is an estimate;
+see catalogs/city_lights.md.
+
+This module is groundwork only: lookup, selection of lit cells, and the radiometry of one cell
+seen from a distance. Colour (a high-pressure-sodium / LED spectrum through the channel QE),
+night-side and ISS-horizon visibility, slant-path attenuation and rendering as moving sources
+are later steps.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import pathlib
+from dataclasses import dataclass
+
+import numpy as np
+
+FILENAME = "city_lights.npz"
+#: Mean Earth radius (IUGG), m, for cell areas on a sphere.
+EARTH_MEAN_RADIUS_M = 6371008.8
+#: VIIRS DNB band edges, nm: the band the stored radiance refers to.
+VIIRS_DNB_BAND_NM = (500.0, 900.0)
+_H = 6.62607015e-34  # J s
+_C = 299792458.0  # m / s
+
+
+@dataclass(frozen=True)
+class CityLights:
+    radiance: np.ndarray  # float32 [nlat, nlon], nW cm^-2 sr^-1, row 0 = northernmost
+    lat_deg: np.ndarray  # cell-centre latitudes, descending
+    lon_deg: np.ndarray  # cell-centre longitudes, ascending from -180
+    cell_deg: float
+    meta: dict
+
+    def cell_index(self, lat_deg, lon_deg):
+        """Row and column of the cell containing each (lat, lon)."""
+        lat = np.asarray(lat_deg, dtype=np.float64)
+        lon = np.asarray(lon_deg, dtype=np.float64)
+        nlat, nlon = self.radiance.shape
+        row = np.floor((90.0 - lat) / self.cell_deg).astype(np.int64)
+        col = np.floor(np.mod(lon + 180.0, 360.0) / self.cell_deg).astype(np.int64)
+        return np.clip(row, 0, nlat - 1), np.clip(col, 0, nlon - 1)
+
+    def cell_area_m2(self, rows) -> np.ndarray:
+        """Area on the mean sphere of cells in the given rows, m^2."""
+        lat = self.lat_deg[np.asarray(rows)]
+        half = 0.5 * np.radians(self.cell_deg)
+        phi = np.radians(lat)
+        return EARTH_MEAN_RADIUS_M**2 * np.radians(self.cell_deg) * (np.sin(phi + half) - np.sin(phi - half))
+
+
+def _data_file(filename: str) -> pathlib.Path | None:
+    """The installed package ``startrail_catalogs`` first, then the source checkout's catalogs/."""
+    try:
+        res = importlib.resources.files("startrail_catalogs") / filename
+        if res.is_file():
+            return pathlib.Path(str(res))
+    except (ModuleNotFoundError, TypeError, NotImplementedError):
+        pass
+    local = pathlib.Path(__file__).resolve().parents[2] / "catalogs" / filename
+    return local if local.is_file() else None
+
+
+@functools.lru_cache(maxsize=1)
+def load_city_lights() -> CityLights:
+    path = _data_file(FILENAME)
+    if path is None:
+        raise FileNotFoundError(f"{FILENAME} not found (startrail_catalogs or catalogs/); "
+                                "run catalogs/build_city_lights.py")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    rad = arrays.pop("radiance")
+    rad.setflags(write=False)
+    lat = arrays.pop("lat_deg")
+    lon = arrays.pop("lon_deg")
+    cell = float(arrays.pop("cell_deg"))
+    meta = {k: (v.item() if v.ndim == 0 else v) for k, v in arrays.items()}
+    return CityLights(rad, lat, lon, cell, meta)
+
+
+def radiance_at(lat_deg, lon_deg):
+    """Radiance (nW cm^-2 sr^-1, VIIRS DNB band) of the cell containing each point (nearest cell)."""
+    cl = load_city_lights()
+    r, c = cl.cell_index(lat_deg, lon_deg)
+    out = cl.radiance[r, c].astype(np.float64)
+    return float(out) if out.ndim == 0 else out
+
+
+def _haversine_deg(lat1, lon1, lat2, lon2):
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
+
+
+def lit_points(min_radiance: float = 1.0, *, bbox=None, cap=None):
+    """Lit cells to render as point sources.
+
+    min_radiance: keep cells with radiance >= this (nW cm^-2 sr^-1).
+    bbox: (lat_min, lat_max, lon_min, lon_max) in degrees on cell centres; lon_min > lon_max
+        wraps across the antimeridian.
+    cap: (centre_lat, centre_lon, radius_deg): cells whose centres lie within the great-circle
+        radius. At most one of bbox / cap; neither means the whole globe.
+    Returns (lat_deg, lon_deg, radiance, cell_area_m2) as 1-D float64 arrays.
+    """
+    if bbox is not None and cap is not None:
+        raise ValueError("give bbox or cap, not both")
+    cl = load_city_lights()
+    rows = np.arange(cl.lat_deg.size)
+    cols = np.arange(cl.lon_deg.size)
+    if bbox is not None:
+        la0, la1, lo0, lo1 = map(float, bbox)
+        rows = rows[(cl.lat_deg >= la0) & (cl.lat_deg <= la1)]
+        if lo0 <= lo1:
+            cols = cols[(cl.lon_deg >= lo0) & (cl.lon_deg <= lo1)]
+        else:
+            cols = cols[(cl.lon_deg >= lo0) | (cl.lon_deg <= lo1)]
+    elif cap is not None:
+        clat, clon, radius = map(float, cap)
+        rows = rows[np.abs(cl.lat_deg - clat) <= radius + cl.cell_deg]
+    sub = cl.radiance[np.ix_(rows, cols)]
+    rr, cc = np.nonzero(sub >= min_radiance)
+    r, c = rows[rr], cols[cc]
+    lat, lon = cl.lat_deg[r], cl.lon_deg[c]
+    if cap is not None:
+        keep = _haversine_deg(clat, clon, lat, lon) <= radius
+        r, lat, lon, c = r[keep], lat[keep], lon[keep], c[keep]
+    rad = cl.radiance[r, c].astype(np.float64)
+    return lat.astype(np.float64), lon.astype(np.float64), rad, cl.cell_area_m2(r)
+
+
+def ground_point_photon_rate(radiance_nW_cm2_sr, cell_area_m2, distance_m, aperture_m2, *,
+                             cos_emission=1.0, cos_incidence=1.0, transmittance=1.0,
+                             mean_wavelength_m=700e-9):
+    """Photons per second from a lit cell reaching a camera aperture.
+
+    Power = L * A_cell * cos_emission * A_ap * cos_incidence / d^2 * transmittance, with L the
+    in-band radiance (VIIRS DNB, ~500-900 nm) converted from nW cm^-2 sr^-1 to W m^-2 sr^-1
+    (x 1e-5), treated as Lambertian. Photons = power / (h c / lambda). The default lambda of
+    700 nm is the photon-weighted mean for a spectrum flat in wavelength across 500-900 nm;
+    a high-pressure-sodium or LED spectrum through the channel QE is a later step and would
+    replace this single conversion (and the DNB's undercount below 500 nm).
+    """
+    L = np.asarray(radiance_nW_cm2_sr, dtype=np.float64) * 1e-5
+    power_w = (L * np.asarray(cell_area_m2) * cos_emission * np.asarray(aperture_m2) * cos_incidence
+               / np.asarray(distance_m, dtype=np.float64) ** 2 * transmittance)
+    return power_w * mean_wavelength_m / (_H * _C)
