@@ -89,6 +89,7 @@ from astropy.time import Time, TimeDelta
 from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq, minimize_scalar
 
+from simulator.earth.ellipsoid import earth_pole_gcrs
 from simulator.errors import ScenarioError, StartrailError
 from simulator.orbit.tle import as_time_array, parse_tle
 
@@ -279,20 +280,11 @@ def _sun_at(times: Time) -> np.ndarray:
     return spline(offs)
 
 
-def _pole_at(time: Time) -> np.ndarray:
-    """The Earth's rotation pole (CIP, IAU 2006/2000A) in GCRS at ``time``, unit vector [3]."""
-    import erfa
-
-    tt = time.tt
-    k = np.asarray(erfa.c2i06a(tt.jd1, tt.jd2))[2]   # GCRS -> CIRS matrix; its third row is the CIP
-    return k / np.linalg.norm(k)
-
-
 def shadow_fraction(orbit, times, earth_radius_km: float | None = None) -> np.ndarray:
     """:func:`shadow_function` of ``orbit`` (anything with ``gcrs_states``) at ``times`` [K]: array [K]."""
     t = as_time_array(times)
     pos, _ = orbit.gcrs_states(t)
-    pole = _pole_at(t[len(t) // 2])
+    pole = earth_pole_gcrs(t[len(t) // 2])
     return shadow_function(pos, _sun_at(t), earth_radius_km, pole)
 
 
@@ -407,7 +399,7 @@ def eclipse_events(orbit, start: Time, hours: float, step_s: float = 10.0,
     times = _times(t0, ts)
     pos, _ = orbit.gcrs_states(times)
     sun = _sun_at(times)
-    pole = _pole_at(times[len(times) // 2])
+    pole = earth_pole_gcrs(times[len(times) // 2])
     a, b, c = _disk_geometry(pos, sun, earth_radius_km, pole)
 
     def geometry_at(t: float):
