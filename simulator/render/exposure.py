@@ -24,7 +24,7 @@ from ..camera.star_kernel import max_angle_cos, max_chord_error, project_stars
 from ..earth.ellipsoid import earth_pole_gcrs
 from ..config import ExposureSpec
 from ..errors import ScenarioError
-from ..orbit.eclipse import check_in_shadow, shadow_fraction
+from ..orbit.eclipse import check_in_shadow, shadow_function, sun_gcrs_km
 from ..earth.occultation import unocculted_at_knots, visibility_intervals
 from ..sky.apparent import C_KM_S, aberrate, natural_directions, observer_barycentric
 from ..sky.catalog import load_catalog
@@ -329,7 +329,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},
         frame_start=np.array([w[0] for w in windows]), frame_stop=np.array([w[1] for w in windows]),
         electrons_per_frame=per_frame[shown], frames=frames, stack=spec.stack if spec.mode == "burst" else "single",
-        sunlit_fraction=shadow_fraction(scenario.orbit, scenario.start + t * u.s),
+        sunlit_fraction=shadow_function(pos, sun_gcrs_km(scenario.start + t * u.s), pole_gcrs=pole),
         sensor=sensor.finish() if sensor is not None else None,
     )
 
@@ -361,21 +361,13 @@ class _Airglow:
         self.lvlh = not isinstance(scenario.attitude, InertialAttitude)
         self.t, self.pos, self.rot, self.pole = t, pos, rot, pole
         self.cached = None
-        self.spectral = None
-        if self.camera.qe_curve is not None:
-            from ..camera.bandpass import camera_spectral
-
-            c = self.camera
-            self.spectral = camera_spectral(c.qe_curve, c.aperture_area_m2, c.peak_qe,
-                                            lens_transmission_value=c.lens_transmission,
-                                            window_panes=c.window_panes,
-                                            window_surface_reflectance=c.window_surface_reflectance)
 
     def _image(self, tq):
         from ..earth.airglow import airglow_image
 
         k = int(np.argmin(np.abs(self.t - tq)))
-        img = airglow_image(self.camera, self.rot[k], self.pos[k], self.pole, channel_response=self.spectral)
+        # without a channel_response, airglow_image uses the camera's own spectral response (or throughput)
+        img = airglow_image(self.camera, self.rot[k], self.pos[k], self.pole)
         return img[:, :, 0] if len(self.camera.channels) == 1 else img
 
     def rate(self, f, t0, t1):
