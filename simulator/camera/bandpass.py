@@ -254,6 +254,14 @@ def camera_spectral(qe_curve: str, aperture_area_m2: float, peak_qe: float | Non
                           aperture_area_m2=float(aperture_area_m2))
 
 
+def spectral_response(camera) -> CameraSpectral:
+    """The :class:`CameraSpectral` of a ``simulator.camera.projection.Camera`` with a ``qe_curve``: its
+    QE curve, pupil area, lens transmission and window panes (the one place that reads those fields)."""
+    return camera_spectral(camera.qe_curve, camera.aperture_area_m2, camera.peak_qe,
+                           lens_transmission_value=camera.lens_transmission, window_panes=camera.window_panes,
+                           window_surface_reflectance=camera.window_surface_reflectance)
+
+
 def channel_electron_rates(vmag, bv, camera_spectral: CameraSpectral) -> np.ndarray:
     """Electrons per second [N, C] in each channel for stars of V ``vmag`` [mag] and colour ``bv`` [mag].
 

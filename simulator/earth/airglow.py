@@ -357,14 +357,6 @@ def flat_channel_response(layers, throughput: float, n_channels: int = 1) -> np.
     return np.full((len(layers), n_channels), float(throughput))
 
 
-def _camera_spectral_for(camera):
-    from ..camera.bandpass import camera_spectral
-
-    return camera_spectral(camera.qe_curve, camera.aperture_area_m2, camera.peak_qe,
-                           lens_transmission_value=camera.lens_transmission, window_panes=camera.window_panes,
-                           window_surface_reflectance=camera.window_surface_reflectance)
-
-
 # --- Image ------------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -655,7 +647,9 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     layers = tuple(layers)
     if channel_response is None:
         if camera.qe_curve is not None:
-            channel_response = layer_channel_response(layers, _camera_spectral_for(camera))
+            from ..camera.bandpass import spectral_response
+
+            channel_response = layer_channel_response(layers, spectral_response(camera))
         else:
             channel_response = flat_channel_response(layers, camera.throughput)
     elif not isinstance(channel_response, np.ndarray) and hasattr(channel_response, "response"):

@@ -1,6 +1,8 @@
 """PNG previews of a product: asinh stretch, optional overlay of the limb and the brightest stars' names."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from astropy import units as u
 from astropy.time import Time
@@ -29,12 +31,14 @@ def _white_balance(attrs, n_channels: int) -> np.ndarray:
     qe_curve = str(attrs.get("qe_curve", ""))
     if not qe_curve or n_channels != 3:
         return np.ones(n_channels)
-    from ..camera.bandpass import camera_spectral, channel_electron_rates
+    from ..camera.bandpass import channel_electron_rates, spectral_response
 
-    spectral = camera_spectral(qe_curve, 1.0, float(attrs["peak_qe"]) if np.isfinite(attrs["peak_qe"]) else None,
-                               lens_transmission_value=float(attrs["lens_transmission"]),
-                               window_panes=int(attrs["window_panes"]),
-                               window_surface_reflectance=float(attrs["window_surface_reflectance"]))
+    camera = dataclasses.replace(
+        _camera_from_attrs(attrs), qe_curve=qe_curve,
+        peak_qe=float(attrs["peak_qe"]) if np.isfinite(attrs["peak_qe"]) else None,
+        lens_transmission=float(attrs["lens_transmission"]), window_panes=int(attrs["window_panes"]),
+        window_surface_reflectance=float(attrs["window_surface_reflectance"]))
+    spectral = spectral_response(camera)
     sun = channel_electron_rates(np.array([0.0]), np.array([0.65]), spectral)[0]
     return sun / sun.max()
 

@@ -47,9 +47,6 @@ def channel_rates(vmag: np.ndarray, bv: np.ndarray, camera: Camera) -> np.ndarra
     """
     if camera.qe_curve is None:
         return electron_rates(vmag, camera)[:, None]
-    from ..camera.bandpass import camera_spectral, channel_electron_rates
+    from ..camera.bandpass import channel_electron_rates, spectral_response
 
-    spectral = camera_spectral(camera.qe_curve, camera.aperture_area_m2, camera.peak_qe,
-                               lens_transmission_value=camera.lens_transmission, window_panes=camera.window_panes,
-                               window_surface_reflectance=camera.window_surface_reflectance)
-    return channel_electron_rates(vmag, bv, spectral)
+    return channel_electron_rates(vmag, bv, spectral_response(camera))
