@@ -74,6 +74,9 @@ class EarthSpec:
     occultation_altitude_km: float
     limb: str = "hard"
     airglow: bool = False  # the emission layers of earth/airglow.py, added to every frame
+    city_lights: bool = False  # lit ground cells (earth/city_lights.py) as moving sources on the night side
+    city_lights_min_radiance: float = 2.0  # nW cm^-2 sr^-1: dimmer cells of the map are left out
+    lightning: bool = False  # flashes drawn from the climatology of earth/lightning.py
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames", "allow_sunlit"),
     "sky": ("catalog", "mag_limit", "planets", "moon"),
-    "earth": ("occultation_altitude", "limb", "airglow"),
+    "earth": ("occultation_altitude", "limb", "airglow", "city_lights", "city_lights_min_radiance", "lightning"),
     "render": ("knot_tolerance", "psf_extent"),
     "sensor": ("iso", "temperature", "days_on_orbit", "read_noise", "full_well", "gain", "black_level",
                "bit_depth", "dark_current", "prnu", "dsnu", "cosmic_ray_rate", "saa_factor", "disable"),
@@ -813,11 +816,18 @@ def _parse_earth(sec: dict) -> EarthSpec:
     if limb == "atmosphere" and "occultation_altitude" in sec:
         raise ScenarioError("earth.occultation_altitude", 'is the hard cut; with limb = "atmosphere" stars fade '
                             "by refraction and extinction", "remove one of the two")
-    airglow = sec.get("airglow", False)
-    if not isinstance(airglow, bool):
-        raise ScenarioError("earth.airglow", f"{_show(airglow)} is not true or false", "write airglow = true")
+    flags = {}
+    for key in ("airglow", "city_lights", "lightning"):
+        value = sec.get(key, False)
+        if not isinstance(value, bool):
+            raise ScenarioError(f"earth.{key}", f"{_show(value)} is not true or false", f"write {key} = true")
+        flags[key] = value
+    min_radiance = sec.get("city_lights_min_radiance", 2.0)
+    if isinstance(min_radiance, bool) or not isinstance(min_radiance, (int, float)) or not 0.0 < min_radiance <= 1000.0:
+        raise ScenarioError("earth.city_lights_min_radiance", f"{_show(min_radiance)} is not a radiance in "
+                            "nW cm^-2 sr^-1 between 0 and 1000", "write e.g. city_lights_min_radiance = 2.0")
     return EarthSpec(occultation_altitude_km=_in_range(q, raw, "earth.occultation_altitude", u.km, 0.0, 200.0, example),
-                     limb=limb, airglow=airglow)
+                     limb=limb, city_lights_min_radiance=float(min_radiance), **flags)
 
 
 def _parse_render(sec: dict) -> RenderSpec:

@@ -17,11 +17,13 @@ from ..errors import ScenarioError
 from .atomic import atomic_path
 
 FORMAT = "startrail-exposure"
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 # 1.1 (backward compatible, only adds): /truth/frames (start, stop), /truth/stars/electrons_per_frame,
 # /image/frames (optional), /image/signal attrs exposure_mode and stack, /truth/sunlit_fraction, in_umbra,
 # /truth/stars/rate_per_channel, electrons_per_channel; /image/signal may be [H, W, C];
 # with [sensor]: /image/raw, raw_frames, rgb, /truth/sensor/*, /sensor attrs; /truth/planets, /truth/moon
+# 1.2 (only adds): /truth/city_lights (lit ground cells: tracks, visibility, electrons) and /truth/lightning
+# (one row per flash) when the scenario's [earth] asks for them
 
 
 def open_product(path, field: str = "PRODUCT") -> h5py.File:
@@ -68,6 +70,20 @@ def _write_solar_system(truth, solar: dict) -> None:
             if data.dtype.kind == "U":
                 data = data.astype(h5py.string_dtype())
             _put(g, name, data, SOLAR_UNITS.get(name, "1"), f"{group}: {name} (per knot where 2-D or [K])")
+
+
+def _write_truth_group(truth, name: str, values: dict) -> None:
+    """/truth/<name> from {dataset: (array, units, description)}; an "attrs" entry holds the group's attributes."""
+    g = truth.create_group(name)
+    for key, value in values.items():
+        if key == "attrs":
+            g.attrs.update(value)
+            continue
+        data, units, description = value
+        data = np.asarray(data)
+        if data.dtype.kind == "U":
+            data = data.astype(h5py.string_dtype())
+        _put(g, key, data, units, description)
 
 
 def _write_sensor(f, sensor: dict, cam) -> None:
@@ -242,6 +258,11 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
                     _put(g, "peak_y", layer["peak_y"], "pixel", "row of the peak-altitude curve (NaN off frame)")
                     g.attrs.update(peak_altitude_km=layer["peak_altitude_km"], fwhm_km=layer["fwhm_km"],
                                    zenith_rayleigh=layer["zenith_rayleigh"])
+
+            for source in ("city_lights", "lightning"):
+                values = getattr(result, source, None)
+                if values:
+                    _write_truth_group(tr, source, values)
 
             rg = f.create_group("render")
             for key, value in result.stats.items():

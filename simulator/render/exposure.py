@@ -91,6 +91,9 @@ class ExposureResult:
     limb: dict | None = None  # limb = "atmosphere": transmission and refraction per star and knot
     airglow: dict | None = None  # the layers and the image curve of each layer's peak
     limb_curve: tuple | None = None  # (x, y) of the WGS84 horizon in the image at mid-exposure
+    # Earth sources' ground truth, each {name: (array, units, description)} written under /truth/<source>
+    city_lights: dict | None = None
+    lightning: dict | None = None
 
 
 def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
@@ -223,6 +226,14 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     sensor = SensorStage(scenario, t, pos, len(windows)) if scenario.sensor is not None else None
     airglow = AirglowLayer(scenario, t, pos, rot, pole) if scenario.earth.airglow else None
     airglow_rate = airglow.rate if airglow is not None else None
+    # Earth sources that deposit their own electrons per frame: .frame_electrons(f, t0, t1) -> image, .truth()
+    earth_sources = {}
+    if scenario.earth.city_lights:
+        from .city_lights_source import CityLightsSource
+        earth_sources["city_lights"] = CityLightsSource(scenario, t, pos, vel, rot, pole)
+    if scenario.earth.lightning:
+        from .lightning_flashes import LightningFlashes
+        earth_sources["lightning"] = LightningFlashes(scenario, t, pos, vel, rot, pole)
     with tqdm(total=int(rate_all.size) * len(windows), desc="rendering trails", unit="star", delay=2.0,
               leave=False, disable=not show_progress) as bar:
         for f, (t0, t1) in enumerate(windows):
@@ -241,6 +252,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
             bar.update(int(rate_all.size))
             if airglow is not None:
                 image = image + airglow_rate(f, t0, t1) * (t1 - t0)
+            for source in earth_sources.values():
+                image = image + source.frame_electrons(f, t0, t1)
             if sensor is not None:
                 sensor.expose(f, image, t0, t1)
             if frames is not None:
@@ -272,6 +285,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         limb=limb_truth(limb, shown) if limb is not None else None,
         airglow=airglow.truth() if airglow is not None else None,
         limb_curve=limb_curve(camera, pos, rot, pole, t),
+        city_lights=earth_sources["city_lights"].truth() if "city_lights" in earth_sources else None,
+        lightning=earth_sources["lightning"].truth() if "lightning" in earth_sources else None,
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,
         signal=stack.astype(np.float32), attitude_description=observer.attitude.describe(),
         stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},
