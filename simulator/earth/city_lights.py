@@ -5,10 +5,15 @@ public-domain "Earth's City Lights" map): radiance in nW cm^-2 sr^-1 in the VIIR
 Band (~500-900 nm) on an equirectangular grid of cell centres. The calibration is an estimate;
 see catalogs/city_lights.md.
 
-This module is groundwork only: lookup, selection of lit cells, and the radiometry of one cell
-seen from a distance. Colour (a high-pressure-sodium / LED spectrum through the channel QE),
-night-side and ISS-horizon visibility, slant-path attenuation and rendering as moving sources
-are later steps.
+Here: lookup, selection of lit cells, the radiometry of one cell seen from a distance, the lamps'
+spectra (CIE high-pressure sodium HP1 and LED-B3, catalogs/lamp_spectra/) turned into electrons per
+joule of in-band radiance through a camera's channels, and the slant-path transmission from the ground
+to the ISS. Rendering the cells as moving sources is simulator/render/city_lights_source.py.
+
+The stored radiance is the VIIRS Day/Night Band's: top-of-atmosphere, seen from nadir, in-band. The
+DNB's relative response is taken as flat over 500-900 nm (an approximation: the real band falls off at
+both ends), and the lamp spectra are tabulated to 780 nm only, so the lamp is taken as dark beyond it
+(high-pressure sodium's 819 nm doublet is left out): the in-band radiance is  integral_500^780 L(lambda) dlambda.
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ EARTH_MEAN_RADIUS_M = 6371008.8
 VIIRS_DNB_BAND_NM = (500.0, 900.0)
 _H = 6.62607015e-34  # J s
 _C = 299792458.0  # m / s
+#: Lamp spectra (catalogs/lamp_spectra/<name>.csv, CIE illuminants; see catalogs/build_lamp_spectra.py).
+LAMP_SPECTRA = ("hps", "led")
+#: Sunset: the Sun's centre 0.833 deg below the geometric horizon (semi-diameter 16' + refraction 34',
+#: the almanac convention, e.g. the Astronomical Almanac / USNO). Lights are taken as on below it.
+SUNSET_ELEVATION_DEG = -0.833
 
 
 @dataclass(frozen=True)
@@ -150,3 +160,64 @@ def ground_point_photon_rate(radiance_nW_cm2_sr, cell_area_m2, distance_m, apert
     power_w = (L * np.asarray(cell_area_m2) * cos_emission * np.asarray(aperture_m2) * cos_incidence
                / np.asarray(distance_m, dtype=np.float64) ** 2 * transmittance)
     return power_w * mean_wavelength_m / (_H * _C)
+
+
+@functools.lru_cache(maxsize=None)
+def lamp_spectrum(name: str = "hps") -> tuple[np.ndarray, np.ndarray]:
+    """(wavelength_m, relative spectral power) of a street lamp: "hps" (CIE HP1) or "led" (CIE LED-B3)."""
+    if name not in LAMP_SPECTRA:
+        raise ValueError(f"unknown lamp spectrum {name!r}; use one of {LAMP_SPECTRA}")
+    path = _data_file(f"lamp_spectra/{name}.csv")
+    if path is None:
+        raise FileNotFoundError(f"lamp_spectra/{name}.csv not found; run catalogs/build_lamp_spectra.py")
+    data = np.loadtxt(path, delimiter=",", comments="#", skiprows=4)
+    lam, power = data[:, 0] * 1e-9, data[:, 1]
+    lam.setflags(write=False)
+    power.setflags(write=False)
+    return lam, power
+
+
+def _in_band_power(lam, power) -> float:
+    """integral of the relative power over the VIIRS DNB band (flat response), W per unit of ``power``."""
+    lo, hi = VIIRS_DNB_BAND_NM[0] * 1e-9, VIIRS_DNB_BAND_NM[1] * 1e-9
+    grid = np.linspace(lo, min(hi, lam[-1]), 2001)
+    return float(np.trapezoid(np.interp(grid, lam, power, left=0.0, right=0.0), grid))
+
+
+def electrons_per_joule(camera, spectrum: str = "hps", slant_excess_airmass=0.0) -> np.ndarray:
+    """Electrons per joule of in-band (DNB) radiant energy entering the aperture, per channel [..., C].
+
+    K_c = integral P(lambda) lambda/(h c) R_c(lambda) T(lambda) dlambda / integral_DNB P dlambda, with P the lamp's
+    relative spectral power, R_c the camera's electrons per photon entering the aperture (lens x window x
+    QE; a v1 camera's flat ``throughput`` in one channel) and T = exp(-tau_vert(lambda) (m - 1)) the extra
+    slant-path transmission for an excess airmass m - 1 = ``slant_excess_airmass`` (array allowed; the
+    DNB radiance already includes one vertical airmass). tau_vert: Rayleigh + ozone + aerosol of
+    earth/atmosphere.py's default atmosphere.
+    """
+    from .atmosphere import vertical_optical_depths
+
+    lam_s, power_s = lamp_spectrum(spectrum)
+    if getattr(camera, "qe_curve", None) is not None:
+        from ..camera.bandpass import spectral_response
+
+        resp = spectral_response(camera)
+        lam = resp.wavelength_m
+        response = resp.response  # [C, L]
+    else:
+        lam = np.linspace(lam_s[0], lam_s[-1], 801)
+        response = np.full((1, lam.size), float(camera.throughput))
+    power = np.interp(lam, lam_s, power_s, left=0.0, right=0.0)
+    tau = sum(vertical_optical_depths(lam).values())  # [L]
+    excess = np.asarray(slant_excess_airmass, dtype=np.float64)
+    trans = np.exp(-tau * excess[..., None])  # [..., L]
+    photons_per_joule = lam / (_H * _C)
+    integrand = (power * photons_per_joule)[None, :] * response  # [C, L]
+    k = np.trapezoid(trans[..., None, :] * integrand, lam, axis=-1)  # [..., C]
+    return k / _in_band_power(lam_s, power_s)
+
+
+def relative_airmass(elevation_deg) -> np.ndarray:
+    """Relative optical airmass at apparent elevation (deg): Kasten & Young (1989, Appl. Opt. 28, 4735),
+    1 / (sin h + 0.50572 (h + 6.07995 deg)^-1.6364); 1 at the zenith, ~38 at the horizon."""
+    h = np.clip(np.asarray(elevation_deg, dtype=np.float64), 0.0, 90.0)
+    return 1.0 / (np.sin(np.radians(h)) + 0.50572 * (h + 6.07995) ** -1.6364)

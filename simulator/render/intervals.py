@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 
 def clip_intervals(ptr, start, stop, t0, t1):
@@ -20,3 +21,32 @@ def subset_csr(ptr, start, stop, rows):
     new_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     idx = np.concatenate([np.arange(ptr[r], ptr[r + 1]) for r in rows]) if rows.size else np.zeros(0, np.int64)
     return new_ptr, start[idx.astype(np.int64)], stop[idx.astype(np.int64)]
+
+
+@njit(cache=True)
+def intersect_intervals(ptr_a, start_a, stop_a, ptr_b, start_b, stop_b):
+    """Row-wise intersection of two CSR interval sets with the same number of rows.
+
+    Each row's intervals must be sorted and disjoint (as the occultation and clipping routines give them).
+    Returns (ptr, start, stop) of the non-empty overlaps, sorted per row.
+    """
+    n = ptr_a.size - 1
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    start = np.empty(start_a.size + start_b.size)
+    stop = np.empty(start_a.size + start_b.size)
+    m = 0
+    for j in range(n):
+        i, k = ptr_a[j], ptr_b[j]
+        while i < ptr_a[j + 1] and k < ptr_b[j + 1]:
+            lo = max(start_a[i], start_b[k])
+            hi = min(stop_a[i], stop_b[k])
+            if hi > lo:
+                start[m] = lo
+                stop[m] = hi
+                m += 1
+            if stop_a[i] < stop_b[k]:
+                i += 1
+            else:
+                k += 1
+        ptr[j + 1] = m
+    return ptr, start[:m].copy(), stop[:m].copy()

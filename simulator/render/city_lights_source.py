@@ -1,0 +1,295 @@
+"""City lights as moving extended sources: lit ground cells streaking through the image as the Earth turns.
+
+Each lit cell of the night-lights map (earth/city_lights.py) is a patch of the WGS84 ground (height 0)
+that the trail kernel draws like a star whose direction changes from knot to knot:
+
+* **Track**: the cell centre's ITRS position turned into GCRS at each knot (earth/rotation.py, IAU 2006/2000A
+  with the bundled IERS UT1 and polar motion), seen from the ISS (GCRS position) and aberrated by the ISS's
+  GCRS velocity v/c (~5"; the source and the observer share the Earth's orbital motion, so there is no
+  annual aberration; the 3-6 ms light time moves the ground point by < 2 m and is neglected), then
+  projected with the camera attitude. Knots are the exposure's, halved until linear interpolation of every
+  visible cell's track is within ``render.knot_tolerance`` (cells near the ISS move fast and curve).
+* **When**: only while the Sun's centre is more than 0.833 deg below the cell's geodetic horizon (sunset,
+  ``SUNSET_ELEVATION_DEG``) and the ISS is above it (outward ellipsoid normal . (ISS - cell) > 0, which for
+  a convex ellipsoid is exactly "the line of sight does not cross the Earth"). Crossing times between knots
+  come from linear interpolation of the sines of both elevations.
+* **How bright**: the cell is a Lambertian emitter of in-band radiance L (VIIRS DNB, top of atmosphere at
+  nadir): rate_c = L x A_cell x cos(emission) x A_aperture / d^2 x K_c(m - 1), with K_c the camera's
+  electrons per joule of in-band lamp light (CIE high-pressure sodium) including the extra slant
+  extinction exp(-tau(lambda) (m - 1)) for the Kasten & Young airmass m at the ISS's elevation seen from
+  the cell. The kernel takes one channel split per source, so the split is the one at the cell's middle
+  visible knot (the reddening along a trail is in the total, not in the colour); the all-channel rate
+  varies per knot through the kernel's illumination factor, with the lens's vignetting.
+* **Size**: a cell is ~19.5 km x 19.5 km cos(lat) on the ground, i.e. tens of pixels at a few hundred km
+  with a wide lens, so each is drawn as a Gaussian of variance (side^2 / 12) x (1 + cos(emission)) / 2 /
+  d^2 (the box's variance, isotropic, foreshortened by the mean of 1 and cos(emission)) added to the
+  lens PSF. The width changes along a track; the kernel takes one width per call, so each cell's track
+  is cut at knots into pieces whose width falls in the same bin (bins 25 % apart) and each bin is one
+  kernel call; flux is kept exactly (the pieces' intervals tile the visible time).
+"""
+from __future__ import annotations
+
+import numpy as np
+from astropy import units as u
+
+from ..camera.projection import project_directions_at_knots
+from ..earth.city_lights import SUNSET_ELEVATION_DEG, electrons_per_joule, lit_points, relative_airmass
+from ..earth.occultation import _moving_intervals
+from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices
+from ..orbit.eclipse import sun_gcrs_km
+from ..sky.apparent import C_KM_S, aberrate
+from .intervals import clip_intervals, intersect_intervals, subset_csr
+from .observer import Observer, field_radius
+from .coarse_grid import add_upsampled, block_size, coarse_optical_sigma, coarse_shape, to_coarse
+from .trails import PIXEL_BOX_VARIANCE, render_trails
+
+LAMP = "hps"
+SIGMA_BIN_RATIO = 1.25  # neighbouring width bins differ by this factor
+COARSE_STEP_S = 10.0  # candidate cells are found on a coarse time grid...
+CULL_MARGIN_RAD = np.radians(3.0)  # ...with this margin around the ISS horizon and the camera's field
+MAX_KNOTS = 8193
+REFERENCE_DISTANCE_KM = 1000.0
+# the tracks' knots are refined until linear interpolation is within render.knot_tolerance or this fraction
+# of the cell's image width (PSF included), whichever is larger: the truth gives the achieved error
+TRACK_TOLERANCE_OF_WIDTH = 0.02  # the rate is given at this distance; illumination scales it per knot
+
+
+class CityLightsSource:
+    """Lit ground cells rendered through the trail kernel; see the module docstring.
+
+    t, pos, vel, rot: the exposure's knots (s), ISS GCRS position (km) and velocity (km/s), camera attitude.
+    """
+
+    def __init__(self, scenario, t, pos, vel, rot, pole, show_progress=False):
+        self.scenario = scenario
+        self.camera = camera = scenario.camera
+        self.start = scenario.start
+        self.observer = Observer(scenario)
+        self.min_radiance = scenario.earth.city_lights_min_radiance
+        lat, lon, radiance, area_m2 = self._candidates(t, pos, rot)
+        self.t, self.cells = self._tracks(np.asarray(t, dtype=np.float64), lat, lon, radiance, area_m2)
+        self._pieces()
+        self.electrons = np.zeros((self.cells["lat"].size, len(camera.channels)))
+
+    # --- which cells can be seen at all ---------------------------------------------------------------
+    def _candidates(self, t, pos, rot):
+        camera = self.camera
+        duration = float(t[-1] - t[0])
+        tc = np.linspace(t[0], t[-1], max(2, int(np.ceil(duration / COARSE_STEP_S)) + 1))
+        pos_c, _, rot_c, _, _ = self.observer.states(tc)
+        m_c = itrs_to_gcrs_matrices(self.start + tc * u.s)
+        lat, lon, radiance, area = lit_points(self.min_radiance)
+        p_itrs = geodetic_to_itrs_km(lat, lon)
+        n_itrs = geodetic_normal_itrs(lat, lon)
+        cos_field = np.cos(min(field_radius(camera) + np.radians(COARSE_STEP_S * 0.07) + CULL_MARGIN_RAD, np.pi))
+        keep = np.zeros(lat.size, bool)
+        for k in range(tc.size):
+            iss_itrs = m_c[k].T @ pos_c[k]
+            d = iss_itrs[None, :] - p_itrs  # cell -> ISS
+            dist = np.linalg.norm(d, axis=1)
+            # above the horizon, with a margin (sin of the ISS's elevation > -margin)
+            up = np.einsum("ij,ij->i", n_itrs, d) > -np.sin(CULL_MARGIN_RAD) * dist
+            view = -(d @ (m_c[k].T @ rot_c[k][2])) / dist  # cos(angle from the boresight)
+            keep |= up & (view >= cos_field)
+        return lat[keep], lon[keep], radiance[keep], area[keep]
+
+    # --- tracks at knots fine enough for linear interpolation -----------------------------------------
+    def _geometry(self, t, lat, lon, block=256):
+        """Per cell and knot: pixel track, distance, sines of the ISS's and the Sun's elevations at the cell."""
+        pos, vel, rot, _, _ = self.observer.states(t)
+        times = self.start + t * u.s
+        m = itrs_to_gcrs_matrices(times)
+        sun = sun_gcrs_km(times)
+        beta = (vel / C_KM_S)[None, :, :]
+        out = {key: np.empty((lat.size, t.size)) for key in ("x", "y", "dist", "sin_iss", "sin_sun")}
+        p_itrs, n_itrs = geodetic_to_itrs_km(lat, lon), geodetic_normal_itrs(lat, lon)
+        for lo in range(0, lat.size, block):  # [block, K, 3] temporaries, not [M, K, 3]
+            sl = slice(lo, lo + block)
+            p = np.einsum("kij,mj->mki", m, p_itrs[sl])  # GCRS km
+            n = np.einsum("kij,mj->mki", m, n_itrs[sl])
+            d = pos[None, :, :] - p  # cell -> ISS
+            dist = np.linalg.norm(d, axis=-1)
+            sun_dir = sun[None] - p
+            out["dist"][sl] = dist
+            out["sin_iss"][sl] = np.einsum("mkj,mkj->mk", n, d) / dist
+            out["sin_sun"][sl] = np.einsum("mkj,mkj->mk", n, sun_dir) / np.linalg.norm(sun_dir, axis=-1)
+            out["x"][sl], out["y"][sl] = project_directions_at_knots(self.camera, aberrate(-d / dist[..., None], beta), rot)
+        return out
+
+    def _tracks(self, t, lat, lon, radiance, area_m2):
+        camera = self.camera
+        tol = self.scenario.render.knot_tolerance_px
+        g = self._geometry(t, lat, lon)
+        self.interp_error_px = 0.0
+        while lat.size:
+            tm = 0.5 * (t[:-1] + t[1:])
+            gm = self._geometry(tm, lat, lon)
+            inside = self._in_frame(gm["x"], gm["y"], margin=50.0) & (gm["sin_iss"] > 0)
+            err = np.hypot(gm["x"] - 0.5 * (g["x"][:, :-1] + g["x"][:, 1:]),
+                           gm["y"] - 0.5 * (g["y"][:, :-1] + g["y"][:, 1:]))
+            err = np.where(inside, np.nan_to_num(err, nan=np.inf), 0.0)
+            # a cell's image is a Gaussian tens of pixels wide: its track needs to be good to a fraction of that
+            width = np.hypot(self._sigma_cell_px(lat, area_m2, gm), camera.psf_sigma_px)
+            allowed = np.maximum(tol, TRACK_TOLERANCE_OF_WIDTH * width)
+            self.interp_error_px = float(np.max(err, initial=0.0))
+            if np.all(err <= allowed) or 2 * t.size - 1 > MAX_KNOTS:
+                break
+            order = np.argsort(np.concatenate([t, tm]), kind="stable")
+            t = np.concatenate([t, tm])[order]
+            g = {key: np.concatenate([g[key], gm[key]], axis=1)[:, order] for key in g}
+        self.knot_count = t.size
+        threshold = np.sin(np.radians(SUNSET_ELEVATION_DEG))
+        night = g["sin_sun"] < threshold
+        up = g["sin_iss"] > 0
+        # intervals where both hold: the smaller of the two margins, interpolated linearly between knots
+        margin = np.minimum(threshold - g["sin_sun"], g["sin_iss"])
+        ptr, start, stop = _moving_intervals(t, np.ascontiguousarray(margin), 0.0)
+        visible = night & up & self._in_frame(g["x"], g["y"])
+        # emission angle, distance, airmass, transmission and the image width of each cell at each knot
+        cos_e = np.clip(g["sin_iss"], 0.0, 1.0)
+        elevation = np.degrees(np.arcsin(np.clip(g["sin_iss"], -1.0, 1.0)))
+        excess = relative_airmass(elevation) - 1.0
+        k_all = electrons_per_joule(camera, LAMP, excess)  # [M, K, C]
+        k0 = electrons_per_joule(camera, LAMP, 0.0)  # [C]
+        transmission = k_all.sum(axis=-1) / k0.sum()
+        sigma_cell_px = self._sigma_cell_px(lat, area_m2, g)
+        # rate at the reference distance and normal emission, per channel, without the slant extinction
+        w_per_rad = radiance * 1e-5  # nW cm^-2 sr^-1 -> W m^-2 sr^-1
+        solid = camera.aperture_area_m2 / (REFERENCE_DISTANCE_KM * 1e3) ** 2
+        rate_ref = (w_per_rad * area_m2 * solid)[:, None] * k0[None, :]  # [M, C] e-/s
+        vignetting = np.nan_to_num(camera.relative_illumination(g["x"], g["y"]), nan=0.0)
+        illumination = cos_e * (REFERENCE_DISTANCE_KM / g["dist"]) ** 2 * transmission * vignetting
+        # channel split at each cell's middle visible knot (the slant path reddens it)
+        count = visible.sum(axis=1)
+        mid = np.argmax(np.cumsum(visible, axis=1) >= np.maximum((count + 1) // 2, 1)[:, None], axis=1)
+        split = k_all[np.arange(lat.size), mid] if lat.size else np.zeros((0, k0.size))
+        split = split / np.where(split.sum(axis=1, keepdims=True) > 0, split.sum(axis=1, keepdims=True), 1.0)
+        cells = dict(lat=lat, lon=lon, radiance=radiance, area_m2=area_m2, x=g["x"], y=g["y"], dist=g["dist"],
+                     night=night, up=up, visible=visible, ptr=ptr, start=start, stop=stop,
+                     elevation=elevation, transmission=transmission, sigma_cell_px=sigma_cell_px,
+                     rate=rate_ref.sum(axis=1), split=split, illumination=illumination,
+                     sun_elevation=np.degrees(np.arcsin(np.clip(g["sin_sun"], -1.0, 1.0))))
+        return t, cells
+
+    def _sigma_cell_px(self, lat, area_m2, g):
+        """Gaussian width (px) of each cell's image at each knot: its box variance side^2/12, foreshortened."""
+        cos_e = np.clip(g["sin_iss"], 0.0, 1.0)
+        variance_rad2 = (area_m2[:, None] / 12.0) * 0.5 * (1.0 + cos_e) / (g["dist"] * 1e3) ** 2
+        return np.sqrt(variance_rad2) * self.camera.fx
+
+    def _in_frame(self, x, y, margin=0.0):
+        cam = self.camera
+        return ((x >= -0.5 - margin) & (x <= cam.width - 0.5 + margin)
+                & (y >= -0.5 - margin) & (y <= cam.height - 0.5 + margin))
+
+    # --- pieces of constant width ---------------------------------------------------------------------
+    def _pieces(self):
+        """Cut each cell's visible time into pieces whose chord widths share a bin (rows for the kernel)."""
+        c, t = self.cells, self.t
+        sig = c["sigma_cell_px"]
+        m_n = sig.shape[0]
+        if m_n == 0 or t.size < 2:
+            self.piece_cell = np.zeros(0, np.int64)
+            self.piece_bin = np.zeros(0, np.int64)
+            self.piece_ptr, self.piece_start, self.piece_stop = np.zeros(1, np.int64), np.zeros(0), np.zeros(0)
+            self.bin_sigma = np.zeros(0)
+            return
+        chord = np.sqrt(np.maximum(sig[:, :-1] * sig[:, 1:], 1e-12))  # geometric mean per chord
+        base = max(float(np.nanmin(chord)), 1e-3)
+        bins = np.floor(np.log(chord / base) / np.log(SIGMA_BIN_RATIO)).astype(np.int64)
+        self.bin_sigma = base * SIGMA_BIN_RATIO ** (np.arange(bins.max() + 1) + 0.5)
+        cell_ids, bin_ids, seg_start, seg_stop = [], [], [], []
+        for j in range(m_n):
+            b = bins[j]
+            cuts = np.flatnonzero(np.diff(b)) + 1  # chord indices where the bin changes
+            first = np.concatenate([[0], cuts])
+            last = np.concatenate([cuts, [b.size]])
+            for lo, hi in zip(first, last):
+                cell_ids.append(j)
+                bin_ids.append(b[lo])
+                seg_start.append(t[lo])
+                seg_stop.append(t[hi])
+        cell_ids = np.asarray(cell_ids, np.int64)
+        seg_ptr = np.arange(cell_ids.size + 1, dtype=np.int64)
+        # the visible intervals of each segment's cell, intersected with the segment's time span
+        counts = np.diff(c["ptr"])[cell_ids]
+        vptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        idx = np.concatenate([np.arange(c["ptr"][j], c["ptr"][j + 1]) for j in cell_ids]).astype(np.int64) \
+            if cell_ids.size else np.zeros(0, np.int64)
+        ptr, start, stop = intersect_intervals(vptr, c["start"][idx], c["stop"][idx], seg_ptr,
+                                               np.asarray(seg_start), np.asarray(seg_stop))
+        self.piece_cell, self.piece_bin = cell_ids, np.asarray(bin_ids, np.int64)
+        self.piece_ptr, self.piece_start, self.piece_stop = ptr, start, stop
+
+    # --- rendering ---------------------------------------------------------------------------------------
+    def frame_electrons(self, f, t0, t1):
+        """Electrons deposited by the city lights during the frame [t0, t1] (s): [H, W] or [H, W, C].
+
+        Each (width bin, PSF component) is one trail-kernel call; wide ones on a grid of s x s blocks
+        (render/coarse_grid.py), upsampled once per block size.
+        """
+        cam, c = self.camera, self.cells
+        n_ch = len(cam.channels)
+        shape = (cam.height, cam.width)
+        image = np.zeros(shape + (n_ch,))
+        ptr, start, stop = clip_intervals(self.piece_ptr, self.piece_start, self.piece_stop, t0, t1)
+        extent = self.scenario.render.psf_extent_sigma
+        coarse = {}  # block size -> image of blocks
+        for b, sigma_cell in enumerate(self.bin_sigma):
+            rows = np.flatnonzero((self.piece_bin == b) & (np.diff(ptr) > 0))
+            if rows.size == 0:
+                continue
+            cells = self.piece_cell[rows]
+            sub_ptr, sub_start, sub_stop = subset_csr(ptr, start, stop, rows)
+            for weight, sigma_psf in cam.psf_mixture():
+                variance = sigma_psf**2 + sigma_cell**2 + PIXEL_BOX_VARIANCE
+                s = block_size(variance)
+                target = coarse.setdefault(s, np.zeros(coarse_shape(shape, s) + (n_ch,)))
+                res = render_trails(target.shape[:2], self.t, to_coarse(c["x"][cells], s), to_coarse(c["y"][cells], s),
+                                    c["rate"][cells] * weight, sub_ptr, sub_start, sub_stop,
+                                    coarse_optical_sigma(variance, s), extent, channel_weights=c["split"][cells],
+                                    illumination=c["illumination"][cells])
+                target += res.image
+                np.add.at(self.electrons, cells, res.electrons[:, None] * c["split"][cells])
+        for s, blocks in coarse.items():
+            if s == 1:
+                image += blocks
+            else:
+                add_upsampled(image, blocks, s)
+        return (image if n_ch > 1 else image[:, :, 0]).astype(np.float32)
+
+    def truth(self) -> dict:
+        """/truth/city_lights: the cells visible at some knot, with their tracks and electrons."""
+        c = self.cells
+        rows = np.flatnonzero(c["visible"].any(axis=1) | (self.electrons.sum(axis=1) > 0))
+        ptr, start, stop = subset_csr(c["ptr"], c["start"], c["stop"], rows)
+        channels = ",".join(self.camera.channels)
+        return {
+            "attrs": dict(description="lit ground cells of the night-lights map (catalogs/city_lights.md) seen "
+                                      "during the exposure; tracks of the cell centres at the city-light knots t",
+                          lamp_spectrum=LAMP, min_radiance_nW_cm2_sr=self.min_radiance,
+                          sunset_elevation_deg=SUNSET_ELEVATION_DEG, knot_interp_error_px=self.interp_error_px,
+                          channels=channels),
+            "t": (self.t, "s", "city-light knot times from exposure start"),
+            "lat_deg": (c["lat"][rows], "deg", "WGS84 geodetic latitude of the cell centre (height 0)"),
+            "lon_deg": (c["lon"][rows], "deg", "longitude of the cell centre, east positive"),
+            "radiance": (c["radiance"][rows], "nW cm-2 sr-1", "in-band (VIIRS DNB) radiance of the cell"),
+            "cell_area_km2": (c["area_m2"][rows] * 1e-6, "km2", "area of the cell on the mean sphere"),
+            "x": (c["x"][rows], "pixel", "apparent column of the cell centre at each knot"),
+            "y": (c["y"][rows], "pixel", "apparent row of the cell centre at each knot"),
+            "distance_km": (c["dist"][rows], "km", "distance from the ISS at each knot"),
+            "iss_elevation_deg": (c["elevation"][rows], "deg", "elevation of the ISS above the cell's geodetic horizon"),
+            "sun_elevation_deg": (c["sun_elevation"][rows], "deg", "elevation of the Sun's centre at the cell"),
+            "night": (c["night"][rows], "1", "Sun more than 0.833 deg below the cell's horizon"),
+            "above_horizon": (c["up"][rows], "1", "ISS above the cell's horizon"),
+            "visible": (c["visible"][rows], "1", "night, above the ISS horizon and inside the frame"),
+            "transmission": (c["transmission"][rows], "1",
+                             "slant-path transmission relative to the nadir path (all channels)"),
+            "sigma_px": (c["sigma_cell_px"][rows], "pixel", "Gaussian width of the cell's image, before the PSF"),
+            "visible_ptr": (ptr, "1", "cell j is drawn during visible_start/stop[ptr[j]:ptr[j+1]]"),
+            "visible_start": (start, "s", "start of a night-side, above-horizon interval"),
+            "visible_stop": (stop, "s", "end of a night-side, above-horizon interval"),
+            "electrons": (self.electrons[rows].sum(axis=1), "electron", "electrons deposited in the frame"),
+            "electrons_per_channel": (self.electrons[rows], "electron", f"per channel ({channels})"),
+        }
+
