@@ -39,14 +39,15 @@ from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_
 from ..orbit.eclipse import sun_gcrs_km
 from ..sky.apparent import C_KM_S, aberrate
 from .intervals import clip_intervals, intersect_intervals, subset_csr
-from .observer import Observer, field_radius
+from .observer import Observer
 from .coarse_grid import add_upsampled, block_size, coarse_optical_sigma, coarse_shape, to_coarse
 from .trails import PIXEL_BOX_VARIANCE, render_trails
 
 LAMP = "hps"
 SIGMA_BIN_RATIO = 1.25  # neighbouring width bins differ by this factor
 COARSE_STEP_S = 10.0  # candidate cells are found on a coarse time grid...
-CULL_MARGIN_RAD = np.radians(3.0)  # ...with this margin around the ISS horizon and the camera's field
+CULL_MARGIN_RAD = np.radians(3.0)  # ...with this margin below the ISS horizon
+CULL_MARGIN_FRAME = 0.25  # ...and this fraction of the frame around it (pinhole projection, no distortion)
 MAX_KNOTS = 8193
 REFERENCE_DISTANCE_KM = 1000.0
 # the tracks' knots are refined until linear interpolation is within render.knot_tolerance or this fraction
@@ -73,6 +74,7 @@ class CityLightsSource:
 
     # --- which cells can be seen at all ---------------------------------------------------------------
     def _candidates(self, t, pos, rot):
+        """Lit cells that are above the ISS horizon and in (or near) the frame at some coarse time."""
         camera = self.camera
         duration = float(t[-1] - t[0])
         tc = np.linspace(t[0], t[-1], max(2, int(np.ceil(duration / COARSE_STEP_S)) + 1))
@@ -81,19 +83,20 @@ class CityLightsSource:
         lat, lon, radiance, area = lit_points(self.min_radiance)
         p_itrs = geodetic_to_itrs_km(lat, lon)
         n_itrs = geodetic_normal_itrs(lat, lon)
-        cos_field = np.cos(min(field_radius(camera) + np.radians(COARSE_STEP_S * 0.07) + CULL_MARGIN_RAD, np.pi))
+        margin = CULL_MARGIN_FRAME * max(camera.width, camera.height)
         keep = np.zeros(lat.size, bool)
         for k in range(tc.size):
             iss_itrs = m_c[k].T @ pos_c[k]
-            d = iss_itrs[None, :] - p_itrs  # cell -> ISS
+            d = iss_itrs[None, :] - p_itrs  # cell -> ISS, ITRS axes
             dist = np.linalg.norm(d, axis=1)
-            # above the horizon, with a margin (sin of the ISS's elevation > -margin)
-            up = np.einsum("ij,ij->i", n_itrs, d) > -np.sin(CULL_MARGIN_RAD) * dist
-            view = -(d @ (m_c[k].T @ rot_c[k][2])) / dist  # cos(angle from the boresight)
-            keep |= up & (view >= cos_field)
+            near = np.flatnonzero(np.einsum("ij,ij->i", n_itrs, d) > -np.sin(CULL_MARGIN_RAD) * dist)
+            cam = (-d[near] / dist[near, None]) @ (rot_c[k] @ m_c[k]).T  # camera-frame directions
+            ahead = cam[:, 2] > 1e-6
+            x = np.where(ahead, camera.cx + camera.fx * cam[:, 0] / np.where(ahead, cam[:, 2], 1.0), np.nan)
+            y = np.where(ahead, camera.cy + camera.fy * cam[:, 1] / np.where(ahead, cam[:, 2], 1.0), np.nan)
+            keep[near] |= self._in_frame(x, y, margin)
         return lat[keep], lon[keep], radiance[keep], area[keep]
 
-    # --- tracks at knots fine enough for linear interpolation -----------------------------------------
     def _geometry(self, t, lat, lon, block=256):
         """Per cell and knot: pixel track, distance, sines of the ISS's and the Sun's elevations at the cell."""
         pos, vel, rot, _, _ = self.observer.states(t)
@@ -149,7 +152,7 @@ class CityLightsSource:
         cos_e = np.clip(g["sin_iss"], 0.0, 1.0)
         elevation = np.degrees(np.arcsin(np.clip(g["sin_iss"], -1.0, 1.0)))
         excess = relative_airmass(elevation) - 1.0
-        k_all = electrons_per_joule(camera, LAMP, excess)  # [M, K, C]
+        k_all = _electrons_per_joule_at(camera, excess)  # [M, K, C]
         k0 = electrons_per_joule(camera, LAMP, 0.0)  # [C]
         transmission = k_all.sum(axis=-1) / k0.sum()
         sigma_cell_px = self._sigma_cell_px(lat, area_m2, g)
@@ -293,3 +296,13 @@ class CityLightsSource:
             "electrons_per_channel": (self.electrons[rows], "electron", f"per channel ({channels})"),
         }
 
+
+
+def _electrons_per_joule_at(camera, excess_airmass):
+    """electrons_per_joule for an array of excess airmasses, interpolated in a table (smooth in m: 1e-5)."""
+    grid = np.expm1(np.linspace(0.0, np.log1p(40.0), 513))  # excess airmass 0 .. 40 (Kasten-Young max ~38)
+    table = electrons_per_joule(camera, LAMP, grid)  # [G, C]
+    x = np.log1p(np.clip(excess_airmass, 0.0, 40.0))
+    xg = np.log1p(grid)
+    log_table = np.log(np.maximum(table, 1e-300))
+    return np.exp(np.stack([np.interp(x, xg, log_table[:, c]) for c in range(table.shape[1])], axis=-1))
