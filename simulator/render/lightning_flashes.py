@@ -42,17 +42,24 @@ from ..camera.projection import project_camera_points
 from ..earth import lightning
 from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices
 from ..random_streams import subsystem_seed
+from .observer import field_radius
 from .trails import PIXEL_BOX_VARIANCE
 
 C_KM_S = 299792.458
 EXTENT_SIGMA = 5.0  # Mahalanobis radius of the rendered stamp
+# Blobs are rendered only when the cloud-top centre lies within the frame's field radius plus this margin (deg)
+# of the boresight: a blob's sigma is at most 60 km / 400 km ~ 9 deg, so the wings of any blob that can reach
+# the frame are kept, while the linearised projection of points far off-axis (where it stretches without
+# bound) is never used.
+OFF_AXIS_MARGIN_DEG = 10.0
 
 
 @njit(cache=True)
 def _deposit_blobs(image, xc, yc, cxx, cxy, cyy, flux, extent, electrons):
     """Add Gaussian blobs (centre xc, yc; covariance [[cxx, cxy], [cxy, cyy]] px^2; flux [N, C] electrons) to
     image [H, W, C], sampled at pixel centres within Mahalanobis radius ``extent``; electrons [N, C] += what
-    each deposits."""
+    each deposits. Along a row the exponent is quadratic in x, so the Gaussian is stepped by two products per
+    pixel (no exp), and each row spans exactly the ellipse's chord."""
     height, width, n_ch = image.shape
     lim = extent * extent
     for i in range(xc.size):
@@ -63,24 +70,30 @@ def _deposit_blobs(image, xc, yc, cxx, cxy, cyy, flux, extent, electrons):
         ib = -cxy[i] / det
         ic = cxx[i] / det
         norm = 1.0 / (2.0 * np.pi * np.sqrt(det))
-        rx = extent * np.sqrt(cxx[i])
         ry = extent * np.sqrt(cyy[i])
-        x0 = max(0, int(np.ceil(xc[i] - rx)))
-        x1 = min(width - 1, int(np.floor(xc[i] + rx)))
         y0 = max(0, int(np.ceil(yc[i] - ry)))
         y1 = min(height - 1, int(np.floor(yc[i] + ry)))
+        step2 = np.exp(-ia)  # ratio of consecutive step ratios
         for yy in range(y0, y1 + 1):
             dy = yy - yc[i]
+            disc = (ib * dy) ** 2 - ia * (ic * dy * dy - lim)
+            if disc < 0.0:
+                continue
+            root = np.sqrt(disc)
+            x0 = max(0, int(np.ceil(xc[i] + (-ib * dy - root) / ia)))
+            x1 = min(width - 1, int(np.floor(xc[i] + (-ib * dy + root) / ia)))
+            if x1 < x0:
+                continue
+            dx = x0 - xc[i]
+            g = norm * np.exp(-0.5 * (ia * dx * dx + 2.0 * ib * dx * dy + ic * dy * dy))
+            ratio = np.exp(-0.5 * (ia * (2.0 * dx + 1.0) + 2.0 * ib * dy))
             for xx in range(x0, x1 + 1):
-                dx = xx - xc[i]
-                q = ia * dx * dx + 2.0 * ib * dx * dy + ic * dy * dy
-                if q > lim:
-                    continue
-                g = norm * np.exp(-0.5 * q)
                 for c in range(n_ch):
                     v = g * flux[i, c]
                     image[yy, xx, c] += v
                     electrons[i, c] += v
+                g *= ratio
+                ratio *= step2
 
 
 def _hermite(t, pos, vel, tq):
@@ -107,12 +120,13 @@ def _tangent_basis(n):
 
 def flash_geometry(camera, start, t, pos, vel, rot, flashes):
     """Per-flash geometry at its mid time: dict with x, y (px), cov (N, 2, 2, cloud-top Gaussian in px^2 before
-    the PSF), distance_km, cos_emission, above_horizon, in_frame."""
+    the PSF), distance_km, cos_emission, above_horizon, in_frame, off_axis_deg (angle from the boresight)."""
     tq = np.asarray(flashes["time_s"], dtype=np.float64)
     n_fl = tq.size
     out = dict(x=np.full(n_fl, np.nan), y=np.full(n_fl, np.nan), cov=np.full((n_fl, 2, 2), np.nan),
                distance_km=np.full(n_fl, np.nan), cos_emission=np.full(n_fl, np.nan),
-               above_horizon=np.zeros(n_fl, bool), in_frame=np.zeros(n_fl, bool))
+               above_horizon=np.zeros(n_fl, bool), in_frame=np.zeros(n_fl, bool),
+               off_axis_deg=np.full(n_fl, np.nan))
     if n_fl == 0:
         return out
     t = np.asarray(t, dtype=np.float64)
@@ -138,14 +152,18 @@ def flash_geometry(camera, start, t, pos, vel, rot, flashes):
     out["above_horizon"] = above
     beta = s_vel / C_KM_S
 
-    def pixel(points):
+    def camera_dirs(points):
         d = points - s_pos
         d /= np.linalg.norm(d, axis=1, keepdims=True)
         d = d + beta - np.sum(d * beta, axis=1, keepdims=True) * d
-        cam = np.einsum("nij,nj->ni", r_q, d)
-        return project_camera_points(camera, cam)
+        return np.einsum("nij,nj->ni", r_q, d)
 
-    x, y = pixel(p)
+    def pixel(points):
+        return project_camera_points(camera, camera_dirs(points))
+
+    centre = camera_dirs(p)
+    out["off_axis_deg"] = np.degrees(np.arccos(np.clip(centre[:, 2] / np.linalg.norm(centre, axis=1), -1, 1)))
+    x, y = project_camera_points(camera, centre)
     e1, e2 = _tangent_basis(nrm)
     r = np.asarray(flashes["radius_km"], dtype=np.float64)[:, None]
     cov = np.zeros((n_fl, 2, 2))
@@ -167,6 +185,7 @@ class LightningFlashes:
 
     def __init__(self, scenario, t, pos, vel, rot, pole):
         self.camera = camera = scenario.camera
+        self.max_off_axis_deg = np.degrees(field_radius(camera)) + OFF_AXIS_MARGIN_DEG
         self.start = scenario.start
         t = np.asarray(t, dtype=np.float64)
         self.span = (float(t[0]), float(t[-1]))
@@ -200,7 +219,8 @@ class LightningFlashes:
         sel = (self.frame < 0) & (tm >= t0) & ((tm < t1) | ((tm == t1) & (t1 >= self.span[1])))
         self.frame[sel] = f
         geo = self.geometry
-        idx = np.flatnonzero(sel & geo["above_horizon"] & np.isfinite(geo["x"]) & np.isfinite(geo["cov"][:, 0, 0]))
+        idx = np.flatnonzero(sel & geo["above_horizon"] & np.isfinite(geo["x"]) & np.isfinite(geo["cov"][:, 0, 0])
+                             & (geo["off_axis_deg"] <= self.max_off_axis_deg))
         if idx.size:
             x, y, cov = geo["x"][idx], geo["y"][idx], geo["cov"][idx]
             rho2 = ((x - cam.cx) ** 2 + (y - cam.cy) ** 2) / (cam.cx**2 + cam.cy**2)
