@@ -1,8 +1,9 @@
 """Benchmark: ``python -m simulator.bench [--scenario FILE] [--warm-cache] [--repeat N]``.
 
 Renders the Pettit scenario (4256 x 2832, 15 min, V <= 9) and prints compile time, render time per
-stage, HDF5 write time, peak memory and pixel updates per second; then the same scene as a burst of
-30 x 30 s frames with 1 s gaps, as a ratio to the single exposure. Numba's cache goes to a fresh
+stage, HDF5 write time, peak memory and pixel updates per second; the same exposure with stars only (hard
+limb, no airglow, city lights, lightning, planets or Moon), as the ratio of the full render to it; then the
+same scene as a burst of 30 x 30 s frames with 1 s gaps, as a ratio to the single exposure. Numba's cache goes to a fresh
 temporary folder unless --warm-cache is given, so the compile time shown is the real one.
 Kept outside the test suite: speed is measured here, never asserted in tests.
 """
@@ -58,6 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="render this many times, report each")
     parser.add_argument("--no-write", action="store_true", help="skip writing the HDF5 product")
     parser.add_argument("--no-burst", action="store_true", help="skip the 30 x 30 s burst of the same scenario")
+    parser.add_argument("--no-earth", action="store_true", help="skip the stars-only render of the same exposure")
     args = parser.parse_args(argv)
 
     tmp = tempfile.TemporaryDirectory(prefix="startrail-bench-")
@@ -108,6 +110,22 @@ def main(argv=None) -> int:
     t_sensor = time.perf_counter() - clock
     print(f"  sensor model on that frame: {t_sensor:7.2f} s (+ fixed pattern {t_fixed:.2f} s once per burst); "
           f"{t_sensor / result.stats['render_s']:.2f}x the star rendering ({result.stats['render_s']:.2f} s)")
+    if not args.no_earth:
+        # the issue-4 budget: the scenario with its Earth at night (limb optics, airglow, city lights,
+        # lightning, planets and Moon, as its file asks) against the same exposure with stars only
+        stars_only = dataclasses.replace(
+            scenario, earth=dataclasses.replace(scenario.earth, limb="hard", airglow=False, city_lights=False,
+                                                lightning=False),
+            sky=dataclasses.replace(scenario.sky, planets=False, moon=False))
+        clock = time.perf_counter()
+        render_exposure(stars_only)
+        wall_stars = time.perf_counter() - clock
+        e = scenario.earth
+        parts = ", ".join(name for name, on in (("limb optics", e.limb == "atmosphere"), ("airglow", e.airglow),
+                                                ("city lights", e.city_lights), ("lightning", e.lightning),
+                                                ("planets", scenario.sky.planets), ("Moon", scenario.sky.moon)) if on)
+        print(f"  stars only (hard limb, no Earth sources, no planets): {wall_stars:7.2f} s; the scenario as written "
+              f"({parts or 'stars only'}) takes {wall / wall_stars:.2f}x that")
     if not args.no_burst:
         burst = dataclasses.replace(scenario, exposure=ExposureSpec(mode="burst", duration_s=30 * 30.0 + 29 * 1.0,
                                                                      frames=30, frame_duration_s=30.0, gap_s=1.0),
