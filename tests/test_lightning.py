@@ -147,20 +147,20 @@ def _flashes(seed, attitude=NADIR, duration_s=60.0, n_knots=13):
 
 def _independent_in_field_expectation(scenario, t, pos, rot):
     """Integral over the exposure of density x [cloud top above the ISS horizon and inside the frame], by brute
-    force: astropy EarthLocation -> GCRS on a 0.05 deg grid, 7 time nodes, 4 Gauss-Legendre height nodes."""
+    force: astropy EarthLocation -> GCRS on a 0.05 deg grid, 5 time nodes, 4 Gauss-Legendre height nodes."""
     cam = scenario.camera
     mid = scenario.start + t[len(t) // 2] * u.s
     gcrs = GCRS(CartesianRepresentation(pos[len(t) // 2] * u.km), obstime=mid)
     sub = EarthLocation.from_geocentric(*gcrs.transform_to(ITRS(obstime=mid)).cartesian.xyz).to_geodetic()
     lat0, lon0 = float(sub.lat.deg), float(sub.lon.deg)  # the sub-ISS point at mid-exposure: the grid's centre
     step = 0.05
-    lat = np.arange(lat0 - 7, lat0 + 7, step) + step / 2
-    lon = np.arange(lon0 - 8, lon0 + 8, step) + step / 2
+    lat = np.arange(lat0 - 9, lat0 + 9, step) + step / 2
+    lon = np.arange(lon0 - 11, lon0 + 11, step) + step / 2
     LAT, LON = np.meshgrid(lat, lon, indexing="ij")
     area = (6371.0072**2 * np.radians(step) * (np.sin(np.radians(LAT + step / 2))
                                                - np.sin(np.radians(LAT - step / 2))))
     gl_x, gl_w = np.polynomial.legendre.leggauss(4)
-    times = np.linspace(t[0], t[-1], 7)
+    times = np.linspace(t[0], t[-1], 5)
     simpson_w = integrate.simpson(np.eye(times.size), x=times, axis=1)
     pos_i = np.stack([np.interp(times, t, pos[:, k]) for k in range(3)], axis=1)  # knots 5 s apart: < 0.1 km
     total = 0.0
