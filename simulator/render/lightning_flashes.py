@@ -1,9 +1,10 @@
 """Lightning flashes in the exposure ([earth] lightning = true): drawn from earth/lightning.py, rendered as blobs.
 
-Sampling: the flashes of every climatology cell that may hold a cloud top above the ISS's horizon at some knot
-(``lightning.cells_in_view``) are drawn once for the whole exposure [t_0, t_K] from the scenario's lightning
-stream (``random_streams.subsystem_seed(seed, "lightning")``), so the same seed gives the same flashes and no
-other subsystem's draws change.
+Sampling: the flashes of every climatology cell that may hold a cloud top above the ISS's horizon at some time
+of the exposure (``lightning.cells_in_view`` on ISS positions every 10 s, interpolated from the knots, so the
+draws do not depend on the knots the stars need) are drawn once for the whole exposure [t_0, t_K] from the
+scenario's lightning stream (``random_streams.subsystem_seed(seed, "lightning")``), so the same seed gives the
+same flashes and no other subsystem's draws change.
 
 Geometry at each flash's time ``time_s`` (the middle of its optical duration): the cloud-top point P (WGS84
 geodetic lat, lon, cloud_top_km) and its outward normal n in GCRS (earth/rotation.py); the ISS position S and
@@ -52,6 +53,7 @@ EXTENT_SIGMA = 5.0  # Mahalanobis radius of the rendered stamp
 # the frame are kept, while the linearised projection of points far off-axis (where it stretches without
 # bound) is never used.
 OFF_AXIS_MARGIN_DEG = 10.0
+REGION_STEP_S = 10.0  # ISS positions for the region to draw flashes over (cells_in_view adds half a step)
 
 
 @njit(cache=True)
@@ -190,7 +192,13 @@ class LightningFlashes:
         t = np.asarray(t, dtype=np.float64)
         self.span = (float(t[0]), float(t[-1]))
         rng = np.random.default_rng(subsystem_seed(scenario.seed, "lightning"))
-        rows, cols = lightning.cells_in_view(scenario.start, t, pos)
+        # the region from ISS positions on a fixed 10 s grid (not the knots, which depend on the stars), so the
+        # flashes drawn depend only on the orbit, the exposure span and the seed
+        grid = np.append(np.arange(self.span[0], self.span[1], REGION_STEP_S), self.span[1])
+        keep = np.concatenate([[True], np.diff(t) > 0])
+        grid_pos = (_hermite(t[keep], np.asarray(pos)[keep], np.asarray(vel)[keep], grid)[0] if keep.sum() > 1
+                    else np.repeat(np.asarray(pos)[:1], grid.size, 0))
+        rows, cols = lightning.cells_in_view(scenario.start, grid, grid_pos)
         self.flashes = lightning.sample_flashes(rng, rows, cols, scenario.start, *self.span)
         self.geometry = geo = flash_geometry(camera, scenario.start, t, pos, vel, rot, self.flashes)
         self.photometry = phot = lightning.FlashPhotometry(camera)
