@@ -66,13 +66,14 @@ class SkySpec:
 
 @dataclass(frozen=True)
 class EarthSpec:
-    """Earth model. limb "hard": stars disappear when their line of sight passes below
-    ``occultation_altitude_km`` above the WGS84 ellipsoid. limb "atmosphere": stars near the limb are
-    refracted (raised), flattened and dimmed by the atmosphere (earth/atmosphere.py) and vanish where the
-    bent ray reaches the ground."""
+    """Earth model. limb "atmosphere" (the default): stars near the limb are refracted (raised), flattened,
+    dimmed and reddened by the atmosphere (earth/atmosphere.py, render/limb_stars.py) and vanish where the
+    bent ray reaches the ground. limb "hard": stars disappear when their line of sight passes below
+    ``occultation_altitude_km`` above the WGS84 ellipsoid; a scenario that gives ``occultation_altitude``
+    without ``limb`` gets the hard cut (scenario files written before the atmosphere keep their meaning)."""
 
     occultation_altitude_km: float
-    limb: str = "hard"
+    limb: str = "atmosphere"
     airglow: bool = False  # the emission layers of earth/airglow.py, added to every frame
     city_lights: bool = False  # lit ground cells (earth/city_lights.py) as moving sources on the night side
     city_lights_min_radiance: float = 2.0  # nW cm^-2 sr^-1: dimmer cells of the map are left out
@@ -810,12 +811,14 @@ def _parse_earth(sec: dict) -> EarthSpec:
     example = '"15 km"'
     raw = sec.get("occultation_altitude", "15 km")
     q = _quantity(raw, "earth.occultation_altitude", u.m, "a length", example)
-    limb = _string(sec.get("limb", "hard"), "earth.limb", '"atmosphere"')
+    # the default is the atmosphere; a scenario that sets the hard cut's altitude (and no limb) keeps the hard cut
+    limb = _string(sec.get("limb", "hard" if "occultation_altitude" in sec else "atmosphere"), "earth.limb",
+                   '"atmosphere"')
     if limb not in ("hard", "atmosphere"):
-        raise ScenarioError("earth.limb", f"{_show(limb)} is not a limb model", 'use "hard" or "atmosphere"')
+        raise ScenarioError("earth.limb", f"{_show(limb)} is not a limb model", 'use "atmosphere" or "hard"')
     if limb == "atmosphere" and "occultation_altitude" in sec:
-        raise ScenarioError("earth.occultation_altitude", 'is the hard cut; with limb = "atmosphere" stars fade '
-                            "by refraction and extinction", "remove one of the two")
+        raise ScenarioError("earth.occultation_altitude", 'is the hard cut\'s altitude; with limb = "atmosphere" '
+                            "stars fade by refraction and extinction", 'remove it, or write limb = "hard"')
     flags = {}
     for key in ("airglow", "city_lights", "lightning"):
         value = sec.get(key, False)

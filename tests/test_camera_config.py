@@ -82,7 +82,7 @@ def test_colour_render_splits_each_star_by_its_spectral_channel_rates():
 def test_vignetting_dims_each_star_by_the_cos4_law_along_its_trail():
     """electrons = rate x integral of cos^4(field angle) dt along the trail (independent: dense sampling of
     the truth track, the pinhole field angle and cos^4)."""
-    text = with_camera(CAMERA_BLOCK + "vignetting = 4.0\n")
+    text = with_camera(CAMERA_BLOCK + "vignetting = 4.0\n") + '\n[earth]\nlimb = "hard"\n'  # unrefracted tracks
     sc = parse_scenario(text)
     r = render_exposure(sc)
     cam = sc.camera

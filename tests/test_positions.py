@@ -102,6 +102,9 @@ duration = "{duration}"
 
 [sky]
 mag_limit = {mag_limit}
+
+[earth]
+limb = "hard"  # straight-line tracks: the atmosphere's refraction would move stars near the limb
 {render}'''
 
 

@@ -72,6 +72,9 @@ def scenario_text(*, orbit=None, start=START, duration="2 min", azimuth="-90 deg
 
         [sky]
         mag_limit = {mag_limit}
+
+        [earth]
+        limb = "hard"  # these tests check the sharp occultation cut and unrefracted tracks
         """)
 
 

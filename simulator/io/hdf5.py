@@ -50,6 +50,30 @@ def _put(group, name, data, units, description=None, compress=True):
     return ds
 
 
+def _write_limb_knots(st, limb):
+    """/truth/stars/limb_knots: the limb stars' own knots (limb = "atmosphere"), CSR over the stars."""
+    kn = limb.get("knots")
+    if kn is None:
+        return
+    g = st.create_group("limb_knots")
+    g.attrs["description"] = (
+        "each limb star's own knots (render/limb_stars.py): star j = star[i] has knots ptr[i]:ptr[i+1]; between "
+        "them its track and transmission are linear in time, and they are what was rendered inside its limb "
+        "window; column 0 of x, y, transmission, tangent_altitude_km is at 550 nm, columns 1.. at each "
+        "channel's effective wavelength (channel_wavelengths_m) for spectral cameras")
+    g.attrs["channel_wavelengths_m"] = np.asarray(limb.get("channel_wavelengths_m", []), dtype=np.float64)
+    _put(g, "star", kn["star"], "1", "row of /truth/stars")
+    _put(g, "ptr", kn["ptr"], "1", "knots of star[i] are ptr[i]:ptr[i+1]")
+    _put(g, "t", kn["t"], "s", "knot time from exposure start")
+    _put(g, "x", kn["x"], "pixel", "apparent (refracted) column, [knot, wavelength]")
+    _put(g, "y", kn["y"], "pixel", "apparent (refracted) row, [knot, wavelength]")
+    _put(g, "transmission", kn["transmission"], "1",
+         "column 0: grey 550 nm transmission; columns 1..: each channel's transmission, [knot, wavelength]")
+    _put(g, "tangent_altitude_km", kn["tangent_altitude_km"], "km",
+         "tangent altitude of the bent ray (NaN where it meets the ground), [knot, wavelength]")
+    _put(g, "distance_km", kn["distance_km"], "km", "observer to the straight line's tangent point")
+
+
 COSMIC_UNITS = {"time_s": "s", "x": "pixel", "y": "pixel", "angle_rad": "rad", "length_px": "pixel",
                 "path_um": "um", "energy_e": "electron", "energy_in_frame_e": "electron", "n_pixels": "1",
                 "frame": "1"}
@@ -223,15 +247,25 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
             if result.rate_per_channel is not None:
                 _put(st, "rate_per_channel", result.rate_per_channel, "electron/s",
                      "electron rate per colour channel (/camera channels) if all its light fell on that channel's pixels")
-                share = result.rate_per_channel / np.where(result.rate > 0, result.rate, 1.0)[:, None]
-                _put(st, "electrons_per_channel", result.electrons[:, None] * share, "electron",
-                     "electrons deposited in the frame per colour channel, [star, channel]")
+                per_channel = getattr(result, "electrons_per_channel", None)
+                if per_channel is None:  # constant colour: each channel's share of the rate
+                    share = result.rate_per_channel / np.where(result.rate > 0, result.rate, 1.0)[:, None]
+                    per_channel = result.electrons[:, None] * share
+                _put(st, "electrons_per_channel", per_channel, "electron",
+                     "electrons deposited in the frame per colour channel, [star, channel] (a star reddened by "
+                     "the limb deposits a smaller share in blue)")
             if result.limb is not None:
                 _put(st, "limb_transmission", result.limb["transmission"], "1",
                      "fraction of the star's light through the atmosphere (exp(-tau) x refractive dilution, "
                      "550 nm) at each knot")
                 _put(st, "refraction_arcsec", result.limb["refraction_arcsec"], "arcsec",
-                     "atmospheric bending at each knot: the star is raised by this much")
+                     "atmospheric bending at each knot (550 nm): the star is raised by this much")
+                if "transmission_per_channel" in result.limb:
+                    _put(st, "limb_transmission_per_channel", result.limb["transmission_per_channel"], "1",
+                         "fraction of the star's light in each colour channel through the atmosphere (its spectrum "
+                         "through the channel, extinguished along the channel's ray, x dilution) at each knot, "
+                         "[star, knot, channel]")
+                _write_limb_knots(st, result.limb)
             _put(st, "unocculted_ptr", result.occult_ptr, "1",
                  "star j's un-occulted intervals are unocculted_start/stop[ptr[j]:ptr[j+1]]")
             _put(st, "unocculted_start", result.occult_start, "s", "start of un-occulted interval")
@@ -268,5 +302,6 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
             for key, value in result.stats.items():
                 rg.attrs[key] = value
             rg.attrs["occultation_altitude_km"] = scenario.earth.occultation_altitude_km
+            rg.attrs["limb"] = scenario.earth.limb
             rg.attrs["mag_limit"] = scenario.sky.mag_limit
             rg.attrs["catalog"] = scenario.sky.catalog

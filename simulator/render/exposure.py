@@ -28,12 +28,12 @@ from ..sky.catalog import load_catalog
 from ..sky.photometry import channel_rates
 from .airglow_layer import AirglowLayer
 from .intervals import clip_intervals, subset_csr
-from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_KNOT_STEP_S, LIMB_VISIBLE_TRANSMISSION, limb_curve,
-                         limb_optics, limb_truth)
+from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_VISIBLE_TRANSMISSION, limb_curve, limb_optics, limb_truth,
+                         outside_windows, segment_intervals, segment_sources)
 from .observer import Observer, field_radius, interp_error, projection_args
 from .sensor_stage import SensorStage
 from .solar_system_sources import solar_system_sources, solar_system_truth
-from .trails import render_trails
+from .trails import effective_sigma, render_trails
 
 MAX_KNOTS = 20001
 CULL_MARGIN_RAD = np.radians(1.0)
@@ -86,9 +86,10 @@ class ExposureResult:
     sunlit_fraction: np.ndarray | None = None  # [K] fraction of the Sun's disk visible from the ISS
     channel_names: tuple = ("mono",)
     rate_per_channel: np.ndarray | None = None  # [N, C] electrons/s
+    electrons_per_channel: np.ndarray | None = None  # [N, C] electrons deposited per channel, all frames
     sensor: dict | None = None  # raw stack, frames, rgb, cosmic rays, hot pixels, defect mask (see _Sensor)
     solar_system: dict | None = None  # planets and the Moon in the frame (see _solar_system)
-    limb: dict | None = None  # limb = "atmosphere": transmission and refraction per star and knot
+    limb: dict | None = None  # limb = "atmosphere": transmission and refraction per star and knot (limb_truth)
     airglow: dict | None = None  # the layers and the image curve of each layer's peak
     limb_curve: tuple | None = None  # (x, y) of the WGS84 horizon in the image at mid-exposure
     # Earth sources' ground truth, each {name: (array, units, description)} written under /truth/<source>
@@ -129,10 +130,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     # 3. knots: refine until linear interpolation meets the tolerance
     clock = _time.perf_counter()
     proj = projection_args(camera)
-    # limb = "atmosphere": a setting star's transmission changes within seconds (its tangent altitude drops
-    # ~2.6 km/s); knots at most LIMB_KNOT_STEP_S apart keep its linear interpolation close
-    step = LIMB_KNOT_STEP_S if scenario.earth.limb == "atmosphere" else 16.0
-    n_knots = max(3, int(np.ceil(duration / step)) + 1)
+    # (limb = "atmosphere": stars setting through the atmosphere get their own, finer knots: limb_stars.py)
+    n_knots = max(3, int(np.ceil(duration / 16.0)) + 1)
     t = np.linspace(0.0, duration, n_knots)
     pos, vel, rot, bary, beta = observer.states(t)
     x, y = project_stars(directions, beta, rot, *proj)
@@ -170,10 +169,13 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     hiding_km = LIMB_FLOOR_GEOMETRIC_KM if atmosphere else scenario.earth.occultation_altitude_km
     iv_ptr, iv_start, iv_stop, _ = visibility_intervals(t, pos, vel, geo_dirs, pole, hiding_km)
     limb = None
-    if atmosphere:  # refraction raises and flattens setting stars; extinction and dilution dim them
-        limb = limb_optics(t, pos, geo_dirs, directions, beta, rot, pole, camera)
-        x[limb["rows"]] = limb["x"]
-        y[limb["rows"]] = limb["y"]
+    if atmosphere:  # refraction raises and flattens setting stars; extinction and dilution dim and redden them
+        from ..sky.spectra import teff_from_bv
+        reach = scenario.render.psf_extent_sigma * effective_sigma(
+            max(s for _, s in camera.psf_mixture()) * (1.0 + max(camera.psf_field_growth, 0.0)))
+        limb = limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff_from_bv(catalog.bv[index]), pole,
+                           camera, x, y, scenario.render.knot_tolerance_px, reach)
+        x, y = limb["x"], limb["y"]  # refracted at 550 nm: the truth, and the tracks outside the limb windows
     in_frame = (x >= -0.5) & (x <= camera.width - 0.5) & (y >= -0.5) & (y <= camera.height - 0.5)
     unocculted = unocculted_at_knots(t, iv_ptr, iv_start, iv_stop)
     if limb is not None:
@@ -216,11 +218,21 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     frames = np.empty((len(windows),) + frame_shape, np.float32) if spec.save_frames else None
     vignetted = camera.vignetting_cos_power != 0.0 or camera.vignetting_mechanical != 0.0
     illumination = np.nan_to_num(camera.relative_illumination(x_r, y_r), nan=0.0) if vignetted else None
-    if limb is not None:
-        factor = np.ones(x_r.shape)
-        factor[:n_stars] = limb["transmission"]
-        illumination = factor if illumination is None else illumination * factor
     per_frame = np.zeros((rate_all.size, len(windows)))
+    per_channel = np.zeros((rate_all.size, n_ch))  # electrons per source and channel, all frames
+    if limb is not None:
+        # stars setting through the atmosphere: their limb windows are rendered per channel from their own
+        # knots (segments), each channel with its own track and transmission; elsewhere with the others
+        limb_rows = limb["rows"]  # candidate index = source row (stars come first)
+        iv_ptr_g, iv_start_g, iv_stop_g = outside_windows(limb, iv_ptr_r, iv_start_r, iv_stop_r, limb_rows,
+                                                          rate_all.size)
+        spectral = limb["spectrum"].spectral
+        vignette = camera.relative_illumination if vignetted else None
+        limb_batches = [list(segment_sources(limb, c + 1 if spectral else 0,
+                                             channel_rate[limb_rows, c] if spectral else rate_all[limb_rows], vignette))
+                        for c in range(n_ch)]
+    else:
+        iv_ptr_g, iv_start_g, iv_stop_g = iv_ptr_r, iv_start_r, iv_stop_r
     stack = None
     updates = runs = 0
     sensor = SensorStage(scenario, t, pos, len(windows)) if scenario.sensor is not None else None
@@ -237,18 +249,38 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     with tqdm(total=int(rate_all.size) * len(windows), desc="rendering trails", unit="star", delay=2.0,
               leave=False, disable=not show_progress) as bar:
         for f, (t0, t1) in enumerate(windows):
-            ptr_f, start_f, stop_f = clip_intervals(iv_ptr_r, iv_start_r, iv_stop_r, t0, t1)
+            ptr_f, start_f, stop_f = clip_intervals(iv_ptr_g, iv_start_g, iv_stop_g, t0, t1)
             image = None
+            field = dict(psf_field_growth=camera.psf_field_growth, field_centre=(camera.cx, camera.cy),
+                         field_radius=float(np.hypot(camera.cx, camera.cy)))
             for weight, sigma_px in camera.psf_mixture():  # the closed form holds per Gaussian component
                 trails = render_trails(shape, t, x_r, y_r, rate_all * weight, ptr_f, start_f, stop_f, sigma_px,
                                        scenario.render.psf_extent_sigma, channel_weights=weights,
-                                       illumination=illumination, psf_field_growth=camera.psf_field_growth,
-                                       field_centre=(camera.cx, camera.cy),
-                                       field_radius=float(np.hypot(camera.cx, camera.cy)))
+                                       illumination=illumination, **field)
                 per_frame[:, f] += trails.electrons
+                per_channel += trails.electrons[:, None] * (weights if weights is not None else 1.0)
                 updates += trails.pixel_updates
                 runs += trails.runs
                 image = trails.image if image is None else image + trails.image
+            if limb is not None:
+                lp, ls, le = clip_intervals(iv_ptr_r, iv_start_r, iv_stop_r, t0, t1)
+                for b, batch in enumerate(limb_batches[0]):
+                    seg = batch[0]
+                    sp, sa, sb = segment_intervals(limb, seg, lp, ls, le, limb_rows)
+                    owner = limb_rows[limb["seg_row"][seg]]
+                    for c in range(n_ch):
+                        _, tau, xs, ys, rate_s, illum_s = limb_batches[c][b]
+                        for weight, sigma_px in camera.psf_mixture():
+                            part = render_trails(shape, tau, xs, ys, rate_s * weight, sp, sa, sb, sigma_px,
+                                                 scenario.render.psf_extent_sigma, illumination=illum_s, **field)
+                            np.add.at(per_frame[:, f], owner, part.electrons)
+                            np.add.at(per_channel[:, c], owner, part.electrons)
+                            updates += part.pixel_updates
+                            runs += part.runs
+                            if n_ch > 1:
+                                image[:, :, c] += part.image
+                            else:
+                                image += part.image
             bar.update(int(rate_all.size))
             if airglow is not None:
                 image = image + airglow_rate(f, t0, t1) * (t1 - t0)
@@ -280,7 +312,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         vmag=catalog.vmag[sel], bv=catalog.bv[sel], pmra_mas_yr=catalog.pmra_mas_yr[sel],
         pmdec_mas_yr=catalog.pmdec_mas_yr[sel], parallax_mas=catalog.parallax_mas[sel], x=x[shown], y=y[shown], visible=visible[shown],
         electrons=per_frame[shown].sum(axis=1), rate=rate_all[shown], channel_names=tuple(camera.channels),
-        rate_per_channel=channel_rate[shown],
+        rate_per_channel=channel_rate[shown], electrons_per_channel=per_channel[shown],
         solar_system=solar_system_truth(solar, per_frame[n_stars:]) if solar is not None else None,
         limb=limb_truth(limb, shown) if limb is not None else None,
         airglow=airglow.truth() if airglow is not None else None,
@@ -289,9 +321,17 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         lightning=earth_sources["lightning"].truth() if "lightning" in earth_sources else None,
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,
         signal=stack.astype(np.float32), attitude_description=observer.attitude.describe(),
-        stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)},
+        stats=timings | {"candidates": int(index.size), "stars": int(shown.size), "knots": int(t.size)}
+        | (_limb_stats(limb) if limb is not None else {}),
         frame_start=np.array([w[0] for w in windows]), frame_stop=np.array([w[1] for w in windows]),
         electrons_per_frame=per_frame[shown], frames=frames, stack=spec.stack if spec.mode == "burst" else "single",
         sunlit_fraction=shadow_function(pos, sun_gcrs_km(scenario.start + t * u.s), pole_gcrs=pole),
         sensor=sensor.finish() if sensor is not None else None,
     )
+
+
+def _limb_stats(limb) -> dict:
+    """Knot counts of the limb stars' own grids (limb = "atmosphere")."""
+    return {"limb_stars": int(limb["rows"].size), "limb_knots": int(limb["kt"].size),
+            "limb_segments": int(limb["seg_n"].size), "limb_levels": int(limb["levels"]),
+            "limb_capped_intervals": int(limb["capped"])}

@@ -1,67 +1,385 @@
-"""Stars at the limb: refracted tracks and transmission (limb = "atmosphere"), their truth, and the limb curve."""
+"""Stars at the limb (limb = "atmosphere", the default): refracted tracks and transmission per colour channel,
+their own knots, their truth, and the hard limb curve.
+
+A star whose straight line of sight passes below ``LIMB_OPTICS_BELOW_KM`` is seen through the bent ray that
+reaches the ISS (earth/atmosphere.py: ``ray_tangent_altitude``): raised by the bending ε and dimmed by
+exp(−τ) × the refractive dilution. Both depend on the wavelength:
+
+* **Reddening.** For a camera with a spectral response (``camera.qe_curve``) each channel's transmission is
+  the star's own photon spectrum (blackbody of its T_eff from B−V, sky/spectra.py) through the channel's
+  response (camera/bandpass.py), extinguished along the ray (``atmosphere.channel_transmission``). The
+  spectra are taken at ``TEFF_NODES_K`` and the result interpolated linearly in ln T_eff (< 1e-4). A camera
+  without a spectral response (photometry v1, one "mono" channel) uses the grey 550 nm transmission.
+* **Dispersion.** Each channel's track is refracted at the channel's effective wavelength (photon-weighted
+  mean wavelength of the response for a B−V = 0.65 star), and its transmission is taken along that channel's
+  ray. Blue is raised more: (n−1) differs by ≈ 1.8 % between 470 and 610 nm (Ciddor 1996), i.e. ≈ 0.6″ at
+  ε = 35″ and ≈ 40″ at ε = 35′ (tangent altitude ≈ 5 km), 0.3 px for a 14 mm lens on 8.45 µm pixels; the
+  blue channel's ray also passes ≈ 0.4 km lower there, which dims it further. Within a channel a single ray
+  is used (the ray's spread over the channel's width is neglected).
+
+**Knots.** The exposure's knots (render/exposure.py) are refined for the straight-line tracks only. Each star
+that passes through the atmosphere near the frame gets its own knots over its *limb window* (the global knot
+intervals where its line of sight is in the atmosphere): every window interval is halved (bisection,
+``LIMB_MAX_LEVELS`` at most) until, at the interval's midpoint, every channel's transmission is within
+``LIMB_TRANSMISSION_TOLERANCE`` of the chord's mean and, where the star is in the frame and at least
+``LIMB_VISIBLE_TRANSMISSION`` of its light arrives, every channel's track is within ``render.knot_tolerance``
+of the chord. The renderer takes one time grid per call, so a star's knots are cut into *segments* of equal
+spacing h; a segment is rendered as its own source on the grid τ = 0, 1, … n with rate × h (exact in flux:
+the kernel only uses time through rate × Δt). Outside its window the star is rendered with the other stars
+on the exposure's knots (transmission 1 there, or hidden).
+"""
 from __future__ import annotations
 
-import numpy as np
+import functools
+from dataclasses import dataclass
 
+import numpy as np
+from numba import njit, prange
+
+from ..earth.occultation import tangent_altitude
 from ..sky.apparent import aberrate
 
-# limb = "atmosphere": the straight line toward a star whose bent ray just grazes the ground passes ~41 km
-# below it (observer at 400 km; earth/atmosphere.py); hiding intervals use a little below that, and the
-# atmosphere's transmission (0 for rays into the ground) does the rest
+# the straight line toward a star whose bent ray just grazes the ground passes ~41 km below it (observer at
+# 400 km; earth/atmosphere.py); hiding intervals use a little below that, and the atmosphere's transmission
+# (0 for rays into the ground) does the rest
 LIMB_FLOOR_GEOMETRIC_KM = -45.0
 LIMB_OPTICS_BELOW_KM = 145.0  # straight-line tangent altitudes above this pass unrefracted (atmosphere.py)
-LIMB_VISIBLE_TRANSMISSION = 0.01  # the truth's "visible" flag needs at least this much of the light
-LIMB_WAVELENGTH_M = 550e-9  # refraction and extinction at V's wavelength (no reddening yet)
-LIMB_KNOT_STEP_S = 1.0
+LIMB_VISIBLE_TRANSMISSION = 0.01  # the truth's "visible" flag needs at least this much of the light (550 nm)
+LIMB_WAVELENGTH_M = 550e-9  # the grey transmission, the truth's x, y and a mono camera's optics
+LIMB_TRANSMISSION_TOLERANCE = 1e-3  # midpoint transmission vs the chord's mean (of the unit peak)
+LIMB_MAX_LEVELS = 10  # a knot interval of the exposure is halved at most this often for a limb star
+LIMB_SEGMENT_CHORDS = 64  # longest segment (chords) rendered as one source
+# stars within this angle (plus the PSF's reach) of the frame count as near it: more than the bending at
+# zero tangent altitude (≈ 72′ from 400 km)
+LIMB_MAX_REFRACTION_RAD = np.radians(1.5)
+TEFF_NODES_K = np.geomspace(2000.0, 50000.0, 65)  # star spectra for the channel transmissions (ln step 0.05)
+_HIDDEN_BELOW_KM = LIMB_FLOOR_GEOMETRIC_KM - 5.0  # no bent ray reaches the ISS from below this
 
 
-def limb_optics(t, pos, geo_dirs, directions, beta, rot, pole, camera):
-    """Refracted pixel tracks and transmission of stars whose line of sight dips into the atmosphere.
+@dataclass(frozen=True, eq=False)
+class LimbSpectrum:
+    """The wavelengths of the tracks and the spectral weights of the channel transmissions.
 
-    For each star and knot: the straight line's tangent altitude and the distance D to its tangent point,
-    the bent ray that reaches the ISS (earth/atmosphere.py: ray_tangent_altitude), the star raised by the
-    bending ε, and the transmission exp(-τ) × dilution at 550 nm. The raised direction's offset is added to
-    the natural direction before the ISS's aberration. Returns rows (indices of affected stars), their
-    new x, y [M, K], and the transmission [N, K] for all stars (1 above the atmosphere).
+    wavelengths [B]: 550 nm first (grey transmission, truth), then each channel's effective wavelength
+    (spectral cameras only). grid [L], weights [C, T, L]: photons detected per grid step in channel c for a
+    blackbody of temperature TEFF_NODES_K[T] (quadrature weights included); None for a grey camera.
     """
-    from ..camera.projection import project_directions_at_knots
+
+    wavelengths: tuple
+    grid: np.ndarray | None = None
+    weights: np.ndarray | None = None
+
+    @property
+    def spectral(self) -> bool:
+        return self.weights is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _spectrum_cached(qe_curve, aperture, peak_qe, lens, panes, reflectance) -> LimbSpectrum:
+    from ..camera.bandpass import camera_spectral
+    from ..sky.spectra import DEFAULT_BV, planck_photon_radiance, teff_from_bv
+
+    cs = camera_spectral(qe_curve, aperture, peak_qe, lens_transmission_value=lens, window_panes=panes,
+                         window_surface_reflectance=reflectance)
+    lam = cs.wavelength_m
+    dl = np.diff(lam)
+    quad = 0.5 * (np.concatenate([dl, [0.0]]) + np.concatenate([[0.0], dl]))  # trapezoid weights
+    bb = planck_photon_radiance(lam[None, :], TEFF_NODES_K[:, None])  # [T, L]
+    weights = bb[None, :, :] * cs.response[:, None, :] * quad[None, None, :]  # [C, T, L]
+    ref = planck_photon_radiance(lam, float(teff_from_bv(DEFAULT_BV))) * quad
+    eff = [float(np.sum(lam * ref * r) / np.sum(ref * r)) for r in cs.response]
+    return LimbSpectrum(wavelengths=(LIMB_WAVELENGTH_M, *eff), grid=lam, weights=weights)
+
+
+def limb_spectrum(camera) -> LimbSpectrum:
+    """Grey (550 nm) for a camera without a spectral response; else per-channel wavelengths and weights."""
+    if camera.qe_curve is None:
+        return LimbSpectrum(wavelengths=(LIMB_WAVELENGTH_M,))
+    return _spectrum_cached(camera.qe_curve, camera.aperture_area_m2, camera.peak_qe, camera.lens_transmission,
+                            camera.window_panes, camera.window_surface_reflectance)
+
+
+def channel_transmissions(h_ray_km, distance_km, teff, spectrum: LimbSpectrum, channel: int):
+    """Transmission [P] of channel ``channel`` for stars of T_eff [P] seen through rays h_ray_km [P] (NaN: 0).
+
+    atmosphere.channel_transmission at the TEFF_NODES_K spectra, interpolated linearly in ln T_eff."""
+    from ..earth.atmosphere import channel_transmission
+
+    h = np.asarray(h_ray_km, dtype=np.float64)
+    if h.size == 0:
+        return np.zeros(0)
+    table = channel_transmission(h, spectrum.grid, spectrum.weights[channel], distance_km=distance_km)  # [P, T]
+    lt = np.log(np.clip(teff, TEFF_NODES_K[0], TEFF_NODES_K[-1]))
+    nodes = np.log(TEFF_NODES_K)
+    i = np.clip(np.searchsorted(nodes, lt) - 1, 0, nodes.size - 2)
+    f = (lt - nodes[i]) / (nodes[i + 1] - nodes[i])
+    rows = np.arange(h.size)
+    return (1.0 - f) * table[rows, i] + f * table[rows, i + 1]
+
+
+@njit(parallel=True, cache=True)
+def _pair_tangent_altitudes(pos, directions, exact_near, margin):
+    """Tangent altitude (km) of directions[p] seen from pos[p] (pole frame), pair by pair."""
+    out = np.empty(pos.shape[0])
+    for p in prange(pos.shape[0]):
+        out[p] = tangent_altitude(pos[p, 0], pos[p, 1], pos[p, 2], directions[p, 0], directions[p, 1],
+                                  directions[p, 2], exact_near, margin)
+    return out
+
+
+def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, teff, rot_pole):
+    """Limb optics of P (star, time) pairs.
+
+    pos [P, 3] observer GCRS km, rot [P, 3, 3] R_icrs_to_cam, beta [P, 3] observer barycentric v/c, geo [P, 3]
+    geocentric apparent and natural [P, 3] natural star directions, teff [P] K. Returns h_g [P] (straight-line
+    tangent altitude, km), distance [P] (km, observer to its tangent point) and, for each wavelength b of
+    ``spectrum`` (550 nm first): x, y [P, B] pixels, eps [P, B] bending (rad; 0 where hidden), T [P, B]
+    transmission (b = 0: grey at 550 nm; b ≥ 1: channel b − 1 along its own ray), h_ray [P, B] the bent
+    ray's tangent altitude (km; NaN where it meets the ground; h_g above the atmosphere).
+    """
+    from ..camera.projection import project_camera_points
     from ..earth.atmosphere import ray_tangent_altitude, refracted_direction, transmission
+
+    n = pos.shape[0]
+    nb = len(spectrum.wavelengths)
+    h_g = _pair_tangent_altitudes(np.ascontiguousarray(pos @ rot_pole.T), np.ascontiguousarray(geo @ rot_pole.T),
+                         LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM)
+    dist = -np.sum(geo * pos, axis=1)
+    band = np.flatnonzero((h_g < LIMB_OPTICS_BELOW_KM) & (h_g > _HIDDEN_BELOW_KM) & (dist > 0))
+    trans = np.where(h_g <= _HIDDEN_BELOW_KM, 0.0, 1.0)[:, None].repeat(nb, axis=1)
+    eps = np.zeros((n, nb))
+    h_ray = np.where(h_g <= _HIDDEN_BELOW_KM, np.nan, h_g)[:, None].repeat(nb, axis=1)
+    straight = aberrate(natural, beta)
+    cam = np.einsum("pij,pj->pi", rot, straight)
+    x0, y0 = project_camera_points(camera, cam)
+    x = np.repeat(x0[:, None], nb, axis=1)
+    y = np.repeat(y0[:, None], nb, axis=1)
+    if band.size:
+        hg, d, g = h_g[band], dist[band], geo[band]
+        for b, lam in enumerate(spectrum.wavelengths):
+            hr, ep = ray_tangent_altitude(hg, d, lam)
+            h_ray[band, b] = hr
+            if b == 0:
+                trans[band, 0] = transmission(hr, lam, distance_km=d)
+            else:
+                trans[band, b] = channel_transmissions(hr, d, teff[band], spectrum, b - 1)
+            ep = np.nan_to_num(ep)
+            eps[band, b] = ep
+            raised = refracted_direction(g, pos[band], ep)
+            nat = natural[band] + (raised - g)
+            apparent = aberrate(nat / np.linalg.norm(nat, axis=-1, keepdims=True), beta[band])
+            x[band, b], y[band, b] = project_camera_points(camera, np.einsum("pij,pj->pi", rot[band], apparent))
+    return dict(h_g=h_g, x=x, y=y, eps=eps, T=trans, h_ray=h_ray, distance=dist)
+
+
+def _values(o):
+    """Pack pair_optics' x, y, T, h_ray [P, B] and distance [P] into one array [P, 4B + 1]."""
+    return np.concatenate([o["x"], o["y"], o["T"], o["h_ray"], o["distance"][:, None]], axis=1)
+
+
+def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, camera, x, y, tol_px, reach_px):
+    """Limb optics of every candidate star: truth at the exposure's knots and each limb star's own knots.
+
+    t [K], pos [K, 3], rot [K, 3, 3], beta [K, 3]: the exposure's knots; geo_dirs / directions [N, 3];
+    teff [N] K; x, y [N, K] straight-line pixel tracks. Returns a dict:
+
+    * at the exposure's knots, [N, K]: transmission (550 nm grey), refraction_arcsec (550 nm), x, y (refracted
+      at 550 nm); for spectral cameras transmission_per_channel [N, K, C];
+    * the limb windows: rows (candidate indices), win_start, win_stop [M] (s);
+    * each row's own knots as CSR: ptr [M+1], kt [P] (s), kx, ky, kT, kh (ray tangent altitude) [P, B] (B as in
+      pair_optics), kd [P] (distance to the tangent point, km), and the
+      segments of equal spacing: seg_row, seg_first (index into kt), seg_n (chords);
+    * spectrum (LimbSpectrum), levels (deepest bisection level used), capped (intervals that hit it).
+    """
     from ..earth.ellipsoid import pole_frame
     from ..earth.occultation import tangent_altitudes
 
+    spectrum = limb_spectrum(camera)
+    nb = len(spectrum.wavelengths)
     rot_p = pole_frame(pole)
+    n, k_n = x.shape
     h_g = tangent_altitudes(np.ascontiguousarray(pos @ rot_p.T), np.ascontiguousarray(geo_dirs @ rot_p.T),
-                            LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM)  # exact below ~200 km
-    distance = -(geo_dirs @ pos.T)  # [N, K] km, observer to the straight line's tangent point
-    trans = np.ones(h_g.shape)
-    rows = np.flatnonzero((h_g < LIMB_OPTICS_BELOW_KM).any(axis=1))
-    h_ray = np.full((rows.size, t.size), np.nan)
-    eps = np.zeros((rows.size, t.size))
-    if rows.size:
-        hg, dist = h_g[rows], distance[rows]
-        near = (hg < LIMB_OPTICS_BELOW_KM) & (dist > 0)
-        h_ray[~near] = hg[~near]
-        hr, ep = ray_tangent_altitude(hg[near], dist[near], LIMB_WAVELENGTH_M)
-        h_ray[near], eps[near] = hr, ep
-        tr = np.ones(hg.shape)
-        tr[near] = np.nan_to_num(transmission(hr, LIMB_WAVELENGTH_M, distance_km=dist[near]), nan=0.0)
-        trans[rows] = tr
-        geo = geo_dirs[rows][:, None, :]
-        raised = refracted_direction(np.broadcast_to(geo, (rows.size, t.size, 3)), pos[None], np.nan_to_num(eps))
-        natural = directions[rows][:, None, :] + (raised - geo)
-        apparent = aberrate(natural / np.linalg.norm(natural, axis=-1, keepdims=True), beta[None])
-        xr, yr = project_directions_at_knots(camera, apparent, rot)
-    else:
-        xr = yr = np.zeros((0, t.size))
-    return dict(rows=rows, x=xr, y=yr, transmission=trans, h_ray=h_ray,
-                refraction_arcsec=np.degrees(np.nan_to_num(eps)) * 3600.0)
+                            LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM)
+    band = (h_g < LIMB_OPTICS_BELOW_KM) & (h_g > _HIDDEN_BELOW_KM)
+    margin = max(camera.fx, camera.fy) * np.tan(LIMB_MAX_REFRACTION_RAD) + reach_px + 2.0
+    with np.errstate(invalid="ignore"):
+        near = (x > -margin) & (x < camera.width - 1 + margin) & (y > -margin) & (y < camera.height - 1 + margin)
+    active = band & near
+    rows = np.flatnonzero(active.any(axis=1))
+    k0 = np.argmax(active[rows], axis=1)
+    k1 = k_n - 1 - np.argmax(active[rows, ::-1], axis=1)
+    ka, kb = np.maximum(k0 - 1, 0), np.minimum(k1 + 1, k_n - 1)
+    kk = np.arange(k_n)
+    need = band & near.any(axis=1)[:, None]  # stars never near the frame are never shown: no truth needed
+    need[rows] |= (kk[None, :] >= ka[:, None]) & (kk[None, :] <= kb[:, None])
+    jj, kn = np.nonzero(need)
+    opt = pair_optics(camera, spectrum, pos[kn], rot[kn], beta[kn], geo_dirs[jj], directions[jj], teff[jj], rot_p)
+
+    trans = np.where(h_g <= _HIDDEN_BELOW_KM, 0.0, 1.0)
+    trans[jj, kn] = opt["T"][:, 0]
+    refraction = np.zeros((n, k_n))
+    refraction[jj, kn] = np.degrees(opt["eps"][:, 0]) * 3600.0
+    xr, yr = x.copy(), y.copy()
+    xr[jj, kn], yr[jj, kn] = opt["x"][:, 0], opt["y"][:, 0]
+    out = dict(transmission=trans, refraction_arcsec=refraction, x=xr, y=yr, spectrum=spectrum, rows=rows,
+               win_start=t[ka], win_stop=t[kb])
+    if spectrum.spectral:
+        tc = np.repeat(trans[:, :, None], nb - 1, axis=2)
+        tc[jj, kn] = opt["T"][:, 1:]
+        out["transmission_per_channel"] = tc
+
+    # bisection of each window interval: leaves (row r, t_a, t_b, values at both ends)
+    index = np.full((n, k_n), -1, dtype=np.int64)
+    index[jj, kn] = np.arange(jj.size)
+    values = _values(opt)
+    counts = kb - ka
+    leaf_r = np.repeat(np.arange(rows.size), counts)
+    leaf_k = np.repeat(ka, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    leaf_j = rows[leaf_r]
+    ta, tb = t[leaf_k], t[leaf_k + 1]
+    va, vb = values[index[leaf_j, leaf_k]], values[index[leaf_j, leaf_k + 1]]
+    # intervals outside the atmosphere at both ends (or hidden at both) need no optics between their ends
+    trivial = ~(band[leaf_j, leaf_k] | band[leaf_j, leaf_k + 1])
+    final = [(leaf_r[trivial], ta[trivial], tb[trivial], va[trivial], vb[trivial])]
+    todo = ~trivial
+    lr, ta, tb, va, vb = leaf_r[todo], ta[todo], tb[todo], va[todo], vb[todo]
+    level = capped = 0
+    while lr.size:
+        level += 1
+        tm = 0.5 * (ta + tb)
+        tu, inv = np.unique(tm, return_inverse=True)
+        pos_u, _, rot_u, _, beta_u = observer.states(tu)
+        j = rows[lr]
+        vm = _values(pair_optics(camera, spectrum, pos_u[inv], rot_u[inv], beta_u[inv], geo_dirs[j], directions[j],
+                                 teff[j], rot_p))
+        fail = _midpoint_fails(va, vb, vm, nb, camera, tol_px)
+        if level >= LIMB_MAX_LEVELS:
+            capped += int(fail.sum())
+            final.append((lr, ta, tm, va, vm))
+            final.append((lr, tm, tb, vm, vb))
+            break
+        ok = ~fail
+        final.append((lr[ok], ta[ok], tb[ok], va[ok], vb[ok]))
+        lr, ta, tb, va, vb, vm, tm = lr[fail], ta[fail], tb[fail], va[fail], vb[fail], vm[fail], tm[fail]
+        lr, ta, tb = np.concatenate([lr, lr]), np.concatenate([ta, tm]), np.concatenate([tm, tb])
+        va, vb = np.concatenate([va, vm]), np.concatenate([vm, vb])
+    out.update(_knots_and_segments(final, rows.size, nb), levels=level, capped=capped)
+    return out
+
+
+def _midpoint_fails(va, vb, vm, nb, camera, tol_px):
+    """Intervals whose midpoint values are off the chord: transmission (any channel) by more than
+    LIMB_TRANSMISSION_TOLERANCE, or a visible in-frame track (any channel) by more than tol_px."""
+    xa, ya, tra = va[:, :nb], va[:, nb:2 * nb], va[:, 2 * nb:3 * nb]
+    xb, yb, trb = vb[:, :nb], vb[:, nb:2 * nb], vb[:, 2 * nb:3 * nb]
+    xm, ym, trm = vm[:, :nb], vm[:, nb:2 * nb], vm[:, 2 * nb:3 * nb]
+    t_err = np.abs(trm - 0.5 * (tra + trb)).max(axis=1)
+    with np.errstate(invalid="ignore"):
+        p_err = np.hypot(xm - 0.5 * (xa + xb), ym - 0.5 * (ya + yb))
+        seen = np.maximum(np.maximum(tra, trb), trm) >= LIMB_VISIBLE_TRANSMISSION
+        inside = (xm >= -0.5) & (xm <= camera.width - 0.5) & (ym >= -0.5) & (ym <= camera.height - 0.5)
+        p_bad = (np.where(seen & inside, np.nan_to_num(p_err), 0.0) > tol_px).any(axis=1)
+    return (t_err > LIMB_TRANSMISSION_TOLERANCE) | p_bad
+
+
+def _knots_and_segments(final, n_rows, nb):
+    """Each row's knots (CSR) from its leaves, and the runs of equal spacing (segments) among them."""
+    lr, ta, tb, va, vb = (np.concatenate([f[i] for f in final]) for i in range(5))
+    order = np.lexsort((ta, lr))
+    lr, ta, tb, va, vb = lr[order], ta[order], tb[order], va[order], vb[order]
+    counts = np.bincount(lr, minlength=n_rows)  # leaves per row; knots = leaves + 1
+    last = np.cumsum(counts) - 1  # each row's last leaf
+    kt = np.empty(lr.size + n_rows)
+    kv = np.empty((lr.size + n_rows, va.shape[1]))
+    ptr = np.concatenate([[0], np.cumsum(counts + 1)]).astype(np.int64)
+    pos_leaf = np.arange(lr.size) + lr  # knot index of each leaf's start
+    kt[pos_leaf], kv[pos_leaf] = ta, va
+    kt[ptr[1:] - 1], kv[ptr[1:] - 1] = tb[last], vb[last]
+    # segments: consecutive leaves of a row with the same length, at most LIMB_SEGMENT_CHORDS of them
+    h = tb - ta
+    new = np.ones(lr.size, bool)
+    new[1:] = (lr[1:] != lr[:-1]) | (np.abs(h[1:] - h[:-1]) > 1e-9 * np.maximum(h[1:], h[:-1]))
+    seg_id = np.cumsum(new) - 1
+    within = np.arange(lr.size) - np.flatnonzero(new)[seg_id]
+    new |= (within % LIMB_SEGMENT_CHORDS == 0)
+    starts = np.flatnonzero(new)
+    seg_n = np.diff(np.append(starts, lr.size))
+    return dict(ptr=ptr, kt=kt, kx=kv[:, :nb], ky=kv[:, nb:2 * nb], kT=kv[:, 2 * nb:3 * nb],
+                kh=kv[:, 3 * nb:4 * nb], kd=kv[:, 4 * nb],
+                seg_row=lr[starts], seg_first=pos_leaf[starts], seg_n=seg_n)
+
+
+def segment_sources(limb, b, rate, vignetting=None):
+    """The segments as sources for render_trails, in batches of similar length, for wavelength column b.
+
+    rate [M] electrons/s of each limb row in this channel. Yields (seg, tau, x, y, rate_s, illumination):
+    seg the segment indices, tau = 0..n the shared grid, x, y, illumination [S, n+1] (transmission ×
+    vignetting(x, y) when given), rate_s = rate × spacing (electrons per unit of tau).
+    """
+    kt, first, n_seg = limb["kt"], limb["seg_first"], limb["seg_n"]
+    for lo, hi in ((1, 4), (5, 16), (17, LIMB_SEGMENT_CHORDS)):
+        seg = np.flatnonzero((n_seg >= lo) & (n_seg <= hi))
+        if seg.size == 0:
+            continue
+        n = int(n_seg[seg].max())
+        col = np.minimum(np.arange(n + 1)[None, :], n_seg[seg][:, None])  # pad with the segment's last knot
+        idx = first[seg][:, None] + col
+        xs, ys, tr = limb["kx"][idx, b], limb["ky"][idx, b], limb["kT"][idx, b]
+        if vignetting is not None:
+            tr = tr * np.nan_to_num(vignetting(xs, ys), nan=0.0)
+        spacing = kt[first[seg] + 1] - kt[first[seg]]
+        yield seg, np.arange(n + 1, dtype=np.float64), xs, ys, rate[limb["seg_row"][seg]] * spacing, tr
+
+
+def segment_intervals(limb, seg, ptr, start, stop, row_index):
+    """Visible intervals of the segments ``seg`` in their own grid tau = (t − t_first) / spacing (CSR).
+
+    ptr, start, stop: the sources' visible intervals (s); row_index [M]: each limb row's source index."""
+    from .intervals import intersect_intervals, subset_csr
+
+    kt, first, n_seg = limb["kt"], limb["seg_first"][seg], limb["seg_n"][seg]
+    t0, t1 = kt[first], kt[first + n_seg]
+    p, a, b = subset_csr(ptr, start, stop, row_index[limb["seg_row"][seg]])
+    one = np.arange(seg.size + 1, dtype=np.int64)
+    p, a, b = intersect_intervals(p, a, b, one, t0, t1)
+    owner = np.repeat(np.arange(seg.size), np.diff(p))
+    spacing = (kt[first + 1] - kt[first])[owner]
+    return p, (a - t0[owner]) / spacing, (b - t0[owner]) / spacing
+
+
+def outside_windows(limb, ptr, start, stop, row_index, n_sources):
+    """The sources' visible intervals with each limb row's window [win_start, win_stop] cut out (CSR)."""
+    from .intervals import intersect_intervals
+
+    lo = np.full(n_sources, np.inf)
+    hi = np.full(n_sources, np.inf)
+    lo[row_index], hi[row_index] = limb["win_start"], limb["win_stop"]
+    # complement of [lo, hi]: (-inf, lo] and [hi, inf); rows without a window keep (-inf, inf)
+    c_start = np.stack([np.full(n_sources, -np.inf), hi], axis=1).ravel()
+    c_stop = np.stack([lo, np.full(n_sources, np.inf)], axis=1).ravel()
+    keep = c_stop > c_start
+    c_ptr = np.concatenate([[0], np.cumsum(keep.reshape(-1, 2).sum(axis=1))]).astype(np.int64)
+    return intersect_intervals(np.asarray(ptr, np.int64), np.asarray(start, np.float64), np.asarray(stop, np.float64),
+                               c_ptr, c_start[keep], c_stop[keep])
 
 
 def limb_truth(limb, shown):
-    """Per output star and knot: transmission and refraction (zeros above the atmosphere)."""
-    refraction = np.zeros(limb["transmission"].shape)
-    refraction[limb["rows"]] = limb["refraction_arcsec"]
-    return dict(transmission=limb["transmission"][shown], refraction_arcsec=refraction[shown])
+    """Per output star and knot: transmission and refraction (1 and 0 above the atmosphere); the channel
+    transmissions for spectral cameras; each shown limb star's own knots (CSR over the shown stars)."""
+    out = dict(transmission=limb["transmission"][shown], refraction_arcsec=limb["refraction_arcsec"][shown],
+               channel_wavelengths_m=np.asarray(limb["spectrum"].wavelengths[1:]))
+    if "transmission_per_channel" in limb:
+        out["transmission_per_channel"] = limb["transmission_per_channel"][shown]
+    # own knots of the shown limb rows
+    pos = np.full(limb["transmission"].shape[0], -1)
+    pos[shown] = np.arange(shown.size)
+    keep = np.flatnonzero(pos[limb["rows"]] >= 0)
+    ptr = limb["ptr"]
+    idx = np.concatenate([np.arange(ptr[r], ptr[r + 1]) for r in keep]) if keep.size else np.zeros(0, np.int64)
+    out["knots"] = dict(star=pos[limb["rows"][keep]], ptr=np.concatenate([[0], np.cumsum(np.diff(ptr)[keep])]),
+                        t=limb["kt"][idx], x=limb["kx"][idx], y=limb["ky"][idx], transmission=limb["kT"][idx],
+                        tangent_altitude_km=limb["kh"][idx], distance_km=limb["kd"][idx])
+    return out
 
 
 def limb_curve(camera, pos, rot, pole, t):
