@@ -572,13 +572,8 @@ def test_photometry_formula_of_cells_inside_the_frame():
     assert np.max(np.abs(rel_exact)) < 5 * PHOT_RTOL
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "measured 2026-12-02: electrons vs the exact time integral of the rate differ by -1.26e-3..+1.03e-3 "
-    "(148 cells, NADIR, 9 knots 3.75 s apart): the rate (1/d^2, cos e, transmission) is interpolated linearly "
-    "between knots refined only for position (2 % of the cell width), which alone gives -9.9e-4..+7.2e-4 at "
-    "closest approach (1/d^2 curves on ~10 s); the kernel adds -3.3e-4..+3.1e-4 against the trapezoid of the "
-    "knot rates. Fix: also refine knots until the rate's linear interpolation is within ~1e-4"))
 def test_photometry_exact_integral_within_1e3():
+    """Electrons vs the exact time integral of the rate (knots are refined for the rate too: 1e-4 of the peak)."""
     c, sel, exact, _, _ = photometry_comparison()
     rel = c["electrons"][sel] / exact - 1.0
     assert np.max(np.abs(rel)) < PHOT_RTOL

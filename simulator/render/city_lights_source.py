@@ -52,7 +52,10 @@ MAX_KNOTS = 8193
 REFERENCE_DISTANCE_KM = 1000.0
 # the tracks' knots are refined until linear interpolation is within render.knot_tolerance or this fraction
 # of the cell's image width (PSF included), whichever is larger: the truth gives the achieved error
-TRACK_TOLERANCE_OF_WIDTH = 0.02  # the rate is given at this distance; illumination scales it per knot
+TRACK_TOLERANCE_OF_WIDTH = 0.02
+# ...and until the brightness interpolated linearly between knots is within this fraction of its peak
+RATE_TOLERANCE = 1e-4
+RATE_CHECK_ELEVATION_DEG = 2.0  # the rate is given at this distance; illumination scales it per knot
 
 
 class CityLightsSource:
@@ -123,7 +126,8 @@ class CityLightsSource:
         camera = self.camera
         tol = self.scenario.render.knot_tolerance_px
         g = self._geometry(t, lat, lon)
-        self.interp_error_px = 0.0
+        self.interp_error_px = self.rate_interp_error = 0.0
+        self._k0 = electrons_per_joule(camera, LAMP, 0.0)
         while lat.size:
             tm = 0.5 * (t[:-1] + t[1:])
             gm = self._geometry(tm, lat, lon)
@@ -135,7 +139,16 @@ class CityLightsSource:
             width = np.hypot(self._sigma_cell_px(lat, area_m2, gm), camera.psf_sigma_px)
             allowed = np.maximum(tol, TRACK_TOLERANCE_OF_WIDTH * width)
             self.interp_error_px = float(np.max(err, initial=0.0))
-            if np.all(err <= allowed) or 2 * t.size - 1 > MAX_KNOTS:
+            # the kernel interpolates the brightness (distance, emission angle, extinction) linearly too
+            rate, rate_m = self._relative_rate(g), self._relative_rate(gm)
+            peak = np.max(rate, axis=1, keepdims=True)
+            # (chords lower than RATE_CHECK_ELEVATION excepted: at airmass > 20 the light is dimmed by > 95 %
+            # and changes steeply with the elevation; those would cost thousands of knots for nothing visible)
+            low = np.sin(np.radians(RATE_CHECK_ELEVATION_DEG))
+            smooth = inside & (g["sin_iss"][:, :-1] > low) & (g["sin_iss"][:, 1:] > low)
+            rate_err = np.where(smooth, np.abs(rate_m - 0.5 * (rate[:, :-1] + rate[:, 1:])), 0.0)
+            self.rate_interp_error = float(np.max(rate_err / np.where(peak > 0, peak, 1.0), initial=0.0))
+            if (np.all(err <= allowed) and self.rate_interp_error <= RATE_TOLERANCE) or 2 * t.size - 1 > MAX_KNOTS:
                 break
             order = np.argsort(np.concatenate([t, tm]), kind="stable")
             t = np.concatenate([t, tm])[order]
@@ -173,6 +186,13 @@ class CityLightsSource:
                      rate=rate_ref.sum(axis=1), split=split, illumination=illumination,
                      sun_elevation=np.degrees(np.arcsin(np.clip(g["sin_sun"], -1.0, 1.0))))
         return t, cells
+
+    def _relative_rate(self, g):
+        """cos(emission) x (d_ref / d)^2 x slant transmission at each knot (the brightness's time dependence)."""
+        cos_e = np.clip(g["sin_iss"], 0.0, 1.0)
+        excess = relative_airmass(np.degrees(np.arcsin(np.clip(g["sin_iss"], -1.0, 1.0)))) - 1.0
+        transmission = _electrons_per_joule_at(self.camera, excess).sum(axis=-1) / self._k0.sum()
+        return cos_e * (REFERENCE_DISTANCE_KM / g["dist"]) ** 2 * transmission
 
     def _sigma_cell_px(self, lat, area_m2, g):
         """Gaussian width (px) of each cell's image at each knot: its box variance side^2/12, foreshortened."""
@@ -272,6 +292,7 @@ class CityLightsSource:
                                       "during the exposure; tracks of the cell centres at the city-light knots t",
                           lamp_spectrum=LAMP, min_radiance_nW_cm2_sr=self.min_radiance,
                           sunset_elevation_deg=SUNSET_ELEVATION_DEG, knot_interp_error_px=self.interp_error_px,
+                          rate_interp_error=self.rate_interp_error,
                           channels=channels),
             "t": (self.t, "s", "city-light knot times from exposure start"),
             "lat_deg": (c["lat"][rows], "deg", "WGS84 geodetic latitude of the cell centre (height 0)"),
