@@ -74,6 +74,7 @@ import numpy as np
 from numba import njit, prange
 
 from .ellipsoid import WGS84_A_KM, WGS84_B_KM, WGS84_E2, pole_frame
+from .occultation import tangent_altitude
 
 # 1 R = 1e6 / (4π) photons s^-1 cm^-2 sr^-1 (Hunten, Roach & Chamberlain 1956, J. Atmos. Terr. Phys. 8, 345).
 PHOTON_RADIANCE_PER_RAYLEIGH = 1e10 / (4.0 * math.pi)  # photons s^-1 m^-2 sr^-1 per R
@@ -710,6 +711,14 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
 
 # --- Truth: where the layer peak is seen ------------------------------------------------------------------------
 
+@njit(cache=True)
+def _ray_tangent_altitudes(o, directions):
+    """Exact geodetic tangent altitude (km) of rays from ``o`` along each of ``directions`` [n, 3] (pole frame)."""
+    out = np.empty(directions.shape[0])
+    for i in range(directions.shape[0]):
+        out[i] = tangent_altitude(o[0], o[1], o[2], directions[i, 0], directions[i, 1], directions[i, 2])
+    return out
+
 def peak_tangent_altitude_directions(observer_pos_gcrs_km, pole_gcrs, altitude_km: float,
                                      n: int = 2048) -> np.ndarray:
     """Unit GCRS directions [n, 3] whose exact geodetic tangent altitude is ``altitude_km``.
@@ -719,7 +728,6 @@ def peak_tangent_altitude_directions(observer_pos_gcrs_km, pole_gcrs, altitude_k
     minimum along the ray) to < 1 mm.
     """
     from .limb import limb_directions
-    from .occultation import tangent_altitude
 
     rot = pole_frame(np.asarray(pole_gcrs, dtype=np.float64))
     o = rot @ np.asarray(observer_pos_gcrs_km, dtype=np.float64)
@@ -727,27 +735,25 @@ def peak_tangent_altitude_directions(observer_pos_gcrs_km, pole_gcrs, altitude_k
     if d0.shape[0] == 0:
         return np.zeros((0, 3))
     nadir = -o / np.linalg.norm(o)
-    out = np.empty_like(d0)
-    for i, d in enumerate(d0):
-        # rotate d toward/away from the nadir: d(a) = cos a · d + sin a · e, e ⟂ d in the (d, nadir) plane
-        e = nadir - d * (d @ nadir)
-        e /= np.linalg.norm(e)
+    # rotate each d toward/away from the nadir: d(a) = cos a · d + sin a · e, e ⟂ d in the (d, nadir) plane
+    e = nadir[None, :] - d0 * (d0 @ nadir)[:, None]
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
 
-        def f(a):
-            v = math.cos(a) * d + math.sin(a) * e
-            return tangent_altitude(o[0], o[1], o[2], v[0], v[1], v[2]) - altitude_km
+    def f(a):
+        v = np.cos(a)[:, None] * d0 + np.sin(a)[:, None] * e
+        return _ray_tangent_altitudes(o, np.ascontiguousarray(v)) - altitude_km
 
-        a0, a1 = 0.0, 1e-5
-        f0, f1 = f(a0), f(a1)
-        for _ in range(30):
-            if f1 == f0:
-                break
-            a2 = a1 - f1 * (a1 - a0) / (f1 - f0)
-            a0, f0 = a1, f1
-            a1, f1 = a2, f(a2)
-            if abs(f1) < 1e-6:
-                break
-        out[i] = math.cos(a1) * d + math.sin(a1) * e
+    # secant iterations, all directions at once; each stops when converged (< 1 mm) or stuck
+    a0, a1 = np.zeros(d0.shape[0]), np.full(d0.shape[0], 1e-5)
+    f0, f1 = f(a0), f(a1)
+    for _ in range(30):
+        active = (f1 != f0) & (np.abs(f1) >= 1e-6)
+        if not active.any():
+            break
+        a2 = np.where(active, a1 - f1 * (a1 - a0) / np.where(active, f1 - f0, 1.0), a1)
+        a0, f0 = np.where(active, a1, a0), np.where(active, f1, f0)
+        a1, f1 = a2, np.where(active, f(a2), f1)
+    out = np.cos(a1)[:, None] * d0 + np.sin(a1)[:, None] * e
     return out @ rot
 
 

@@ -41,9 +41,12 @@ class AirglowLayer:
 
         k = self.t.size // 2
         out = {}
+        curves = {}  # several layers (the OH bands) share a peak altitude: one curve each
         for layer in DEFAULT_LAYERS:
-            x, y = peak_tangent_altitude_curve(self.camera, self.rot[k], self.pos[k], self.pole,
-                                               layer.peak_altitude_km)
+            if layer.peak_altitude_km not in curves:
+                curves[layer.peak_altitude_km] = peak_tangent_altitude_curve(
+                    self.camera, self.rot[k], self.pos[k], self.pole, layer.peak_altitude_km)
+            x, y = curves[layer.peak_altitude_km]
             out[layer.name] = dict(peak_x=x, peak_y=y, peak_altitude_km=layer.peak_altitude_km,
                                    fwhm_km=layer.fwhm_km, zenith_rayleigh=layer.zenith_rayleigh)
         return out
