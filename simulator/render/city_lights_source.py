@@ -254,7 +254,7 @@ class CityLightsSource:
         cam, c = self.camera, self.cells
         n_ch = len(cam.channels)
         shape = (cam.height, cam.width)
-        image = np.zeros(shape + (n_ch,))
+        image = np.zeros(shape + (n_ch,), np.float32)  # the frame's own precision (the exposure's images are float32)
         ptr, start, stop = clip_intervals(self.piece_ptr, self.piece_start, self.piece_stop, t0, t1)
         extent = self.scenario.render.psf_extent_sigma
         coarse = {}  # block size -> image of blocks
@@ -279,7 +279,7 @@ class CityLightsSource:
                 image += blocks
             else:
                 add_upsampled(image, blocks, s)
-        return (image if n_ch > 1 else image[:, :, 0]).astype(np.float32)
+        return image if n_ch > 1 else image[:, :, 0]
 
     def truth(self) -> dict:
         """/truth/city_lights: the cells visible at some knot, with their tracks and electrons."""
