@@ -77,6 +77,7 @@ class EarthSpec:
     airglow: bool = False  # the emission layers of earth/airglow.py, added to every frame
     city_lights: bool = False  # lit ground cells (earth/city_lights.py) as moving sources on the night side
     city_lights_min_radiance: float = 2.0  # nW cm^-2 sr^-1: dimmer cells of the map are left out
+    city_lights_lamp: str = "hps"  # the lamps' spectrum: "hps" (high-pressure sodium) or "led" (white LED)
     lightning: bool = False  # flashes drawn from the climatology of earth/lightning.py
 
 
@@ -192,7 +193,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames", "allow_sunlit"),
     "sky": ("catalog", "mag_limit", "planets", "moon"),
-    "earth": ("occultation_altitude", "limb", "airglow", "city_lights", "city_lights_min_radiance", "lightning"),
+    "earth": ("occultation_altitude", "limb", "airglow", "city_lights", "city_lights_min_radiance", "city_lights_lamp",
+              "lightning"),
     "render": ("knot_tolerance", "psf_extent"),
     "sensor": ("iso", "temperature", "days_on_orbit", "read_noise", "full_well", "gain", "black_level",
                "bit_depth", "dark_current", "prnu", "dsnu", "cosmic_ray_rate", "saa_factor", "disable"),
@@ -829,8 +831,12 @@ def _parse_earth(sec: dict) -> EarthSpec:
     if isinstance(min_radiance, bool) or not isinstance(min_radiance, (int, float)) or not 0.0 < min_radiance <= 1000.0:
         raise ScenarioError("earth.city_lights_min_radiance", f"{_show(min_radiance)} is not a radiance in "
                             "nW cm^-2 sr^-1 between 0 and 1000", "write e.g. city_lights_min_radiance = 2.0")
+    lamp = _string(sec.get("city_lights_lamp", "hps"), "earth.city_lights_lamp", '"led"')
+    if lamp not in ("hps", "led"):
+        raise ScenarioError("earth.city_lights_lamp", f"{_show(lamp)} is not a lamp spectrum",
+                            'use "hps" (high-pressure sodium) or "led" (white LED)')
     return EarthSpec(occultation_altitude_km=_in_range(q, raw, "earth.occultation_altitude", u.km, 0.0, 200.0, example),
-                     limb=limb, city_lights_min_radiance=float(min_radiance), **flags)
+                     limb=limb, city_lights_min_radiance=float(min_radiance), city_lights_lamp=lamp, **flags)
 
 
 def _parse_render(sec: dict) -> RenderSpec:

@@ -474,3 +474,28 @@ SCENARIO_FILES = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob
 def test_shipped_scenarios_are_valid(path):
     s = load_scenario(path)
     assert s.text == path.read_text(encoding="utf-8") and s.duration_s > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# [earth]: city lights and lightning switches
+# ---------------------------------------------------------------------------------------------
+
+
+def test_earth_sources_parse_with_defaults():
+    s = parse_scenario(scenario_text(extra="[earth]\ncity_lights = true\nlightning = true\n"))
+    assert s.earth.city_lights and s.earth.lightning and not s.earth.airglow
+    assert s.earth.city_lights_min_radiance == 2.0 and s.earth.city_lights_lamp == "hps"
+    s = parse_scenario(scenario_text(extra='[earth]\ncity_lights_lamp = "led"\ncity_lights_min_radiance = 10\n'))
+    assert s.earth.city_lights_lamp == "led" and s.earth.city_lights_min_radiance == 10.0
+
+
+@pytest.mark.parametrize("line, field, hint", [
+    ('city_lights = "yes"', "earth.city_lights", "city_lights = true"),
+    ("lightning = 1", "earth.lightning", "lightning = true"),
+    ('city_lights_lamp = "sodium"', "earth.city_lights_lamp", '"hps"'),
+    ("city_lights_min_radiance = -1", "earth.city_lights_min_radiance", "city_lights_min_radiance = 2.0"),
+    ("city_lights_min_radiance = true", "earth.city_lights_min_radiance", "city_lights_min_radiance = 2.0"),
+])
+def test_earth_source_keys_bad_values_name_the_field(line, field, hint):
+    err = error_of(scenario_text(extra=f"[earth]\n{line}\n"))
+    assert str(err).startswith(f"{field}:") and hint in str(err)

@@ -15,7 +15,8 @@ that the trail kernel draws like a star whose direction changes from knot to kno
   come from linear interpolation of the sines of both elevations.
 * **How bright**: the cell is a Lambertian emitter of in-band radiance L (VIIRS DNB, top of atmosphere at
   nadir): rate_c = L x A_cell x cos(emission) x A_aperture / d^2 x K_c(m - 1), with K_c the camera's
-  electrons per joule of in-band lamp light (CIE high-pressure sodium) including the extra slant
+  electrons per joule of in-band lamp light (``[earth] city_lights_lamp``: CIE high-pressure sodium HP1 or
+  white LED-B3) including the extra slant
   extinction exp(-tau(lambda) (m - 1)) for the Kasten & Young airmass m at the ISS's elevation seen from
   the cell. The kernel takes one channel split per source, so the split is the one at the cell's middle
   visible knot (the reddening along a trail is in the total, not in the colour); the all-channel rate
@@ -43,7 +44,6 @@ from .observer import Observer
 from .coarse_grid import add_upsampled, block_size, coarse_optical_sigma, coarse_shape, to_coarse
 from .trails import PIXEL_BOX_VARIANCE, render_trails
 
-LAMP = "hps"
 SIGMA_BIN_RATIO = 1.25  # neighbouring width bins differ by this factor
 COARSE_STEP_S = 10.0  # candidate cells are found on a coarse time grid...
 CULL_MARGIN_RAD = np.radians(3.0)  # ...with this margin below the ISS horizon
@@ -70,6 +70,7 @@ class CityLightsSource:
         self.start = scenario.start
         self.observer = Observer(scenario)
         self.min_radiance = scenario.earth.city_lights_min_radiance
+        self.lamp = scenario.earth.city_lights_lamp
         lat, lon, radiance, area_m2 = self._candidates(t, pos, rot)
         self.t, self.cells = self._tracks(np.asarray(t, dtype=np.float64), lat, lon, radiance, area_m2)
         self._pieces()
@@ -127,7 +128,7 @@ class CityLightsSource:
         tol = self.scenario.render.knot_tolerance_px
         g = self._geometry(t, lat, lon)
         self.interp_error_px = self.rate_interp_error = 0.0
-        self._k0 = electrons_per_joule(camera, LAMP, 0.0)
+        self._k0 = electrons_per_joule(camera, self.lamp, 0.0)
         while lat.size:
             tm = 0.5 * (t[:-1] + t[1:])
             gm = self._geometry(tm, lat, lon)
@@ -165,8 +166,8 @@ class CityLightsSource:
         cos_e = np.clip(g["sin_iss"], 0.0, 1.0)
         elevation = np.degrees(np.arcsin(np.clip(g["sin_iss"], -1.0, 1.0)))
         excess = relative_airmass(elevation) - 1.0
-        k_all = _electrons_per_joule_at(camera, excess)  # [M, K, C]
-        k0 = electrons_per_joule(camera, LAMP, 0.0)  # [C]
+        k_all = _electrons_per_joule_at(camera, self.lamp, excess)  # [M, K, C]
+        k0 = electrons_per_joule(camera, self.lamp, 0.0)  # [C]
         transmission = k_all.sum(axis=-1) / k0.sum()
         sigma_cell_px = self._sigma_cell_px(lat, area_m2, g)
         # rate at the reference distance and normal emission, per channel, without the slant extinction
@@ -191,7 +192,7 @@ class CityLightsSource:
         """cos(emission) x (d_ref / d)^2 x slant transmission at each knot (the brightness's time dependence)."""
         cos_e = np.clip(g["sin_iss"], 0.0, 1.0)
         excess = relative_airmass(np.degrees(np.arcsin(np.clip(g["sin_iss"], -1.0, 1.0)))) - 1.0
-        transmission = _electrons_per_joule_at(self.camera, excess).sum(axis=-1) / self._k0.sum()
+        transmission = _electrons_per_joule_at(self.camera, self.lamp, excess).sum(axis=-1) / self._k0.sum()
         return cos_e * (REFERENCE_DISTANCE_KM / g["dist"]) ** 2 * transmission
 
     def _sigma_cell_px(self, lat, area_m2, g):
@@ -290,7 +291,7 @@ class CityLightsSource:
         return {
             "attrs": dict(description="lit ground cells of the night-lights map (catalogs/city_lights.md) seen "
                                       "during the exposure; tracks of the cell centres at the city-light knots t",
-                          lamp_spectrum=LAMP, min_radiance_nW_cm2_sr=self.min_radiance,
+                          lamp_spectrum=self.lamp, min_radiance_nW_cm2_sr=self.min_radiance,
                           sunset_elevation_deg=SUNSET_ELEVATION_DEG, knot_interp_error_px=self.interp_error_px,
                           rate_interp_error=self.rate_interp_error,
                           channels=channels),
@@ -319,10 +320,10 @@ class CityLightsSource:
 
 
 
-def _electrons_per_joule_at(camera, excess_airmass):
+def _electrons_per_joule_at(camera, lamp, excess_airmass):
     """electrons_per_joule for an array of excess airmasses, interpolated in a table (smooth in m: 1e-5)."""
     grid = np.expm1(np.linspace(0.0, np.log1p(40.0), 513))  # excess airmass 0 .. 40 (Kasten-Young max ~38)
-    table = electrons_per_joule(camera, LAMP, grid)  # [G, C]
+    table = electrons_per_joule(camera, lamp, grid)  # [G, C]
     x = np.log1p(np.clip(excess_airmass, 0.0, 40.0))
     xg = np.log1p(grid)
     log_table = np.log(np.maximum(table, 1e-300))
