@@ -12,6 +12,7 @@ from astropy.coordinates import GCRS, ITRS, CartesianRepresentation, EarthLocati
 from astropy.time import Time
 from scipy import integrate, stats
 
+from simulator.catalog_files import catalog_file
 from simulator.config import parse_scenario
 from simulator.earth import lightning
 from simulator.earth.ellipsoid import earth_pole_gcrs
@@ -27,7 +28,7 @@ LIGHTNING = "\n[earth]\nlightning = true\n"
 
 
 def _npz():
-    path = lightning._data_file(lightning.FILENAME)
+    path = catalog_file(lightning.FILENAME)
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
 
@@ -60,7 +61,7 @@ def test_climatology_integrates_to_44_per_second_with_10_to_1_land_ocean():
     dens = land + water
     r0, c0 = clim.cell_index(9.8, -71.6)
     assert dens[r0, c0] > 5 * np.median(dens[r0 - 5:r0 + 6, c0 - 5:c0 + 6])
-    assert lightning._data_file(lightning.FILENAME).stat().st_size < 1e6
+    assert catalog_file(lightning.FILENAME).stat().st_size < 1e6
 
 
 @pytest.mark.parametrize("surface", ["land", "water"])

@@ -35,12 +35,11 @@ checks < 1e-5). Then e_c = A · N_V0 · 10^(−0.4 V) · R_c(T_eff). 10⁵ stars
 from __future__ import annotations
 
 import functools
-import importlib.resources
-import pathlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..catalog_files import catalog_file
 from ..errors import ScenarioError
 from ..sky import spectra
 
@@ -88,16 +87,9 @@ class Curve:
     header: str
 
 
-def _data_file(filename: str) -> pathlib.Path | None:
-    """``catalogs/bandpasses/<filename>``: installed package first, then the source checkout."""
-    try:
-        res = importlib.resources.files("startrail_catalogs") / "bandpasses" / filename
-        if res.is_file():
-            return pathlib.Path(str(res))
-    except (ModuleNotFoundError, TypeError, NotImplementedError):
-        pass
-    local = pathlib.Path(__file__).resolve().parents[2] / "catalogs" / "bandpasses" / filename
-    return local if local.is_file() else None
+def _data_file(filename: str):
+    """``catalogs/bandpasses/<filename>`` (simulator.catalog_files)."""
+    return catalog_file("bandpasses/" + filename)
 
 
 def curve_names() -> tuple[str, ...]:

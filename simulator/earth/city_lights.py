@@ -19,11 +19,11 @@ both ends), and the lamp spectra are tabulated to 780 nm only, so the lamp is ta
 from __future__ import annotations
 
 import functools
-import importlib.resources
-import pathlib
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..catalog_files import catalog_file
 
 FILENAME = "city_lights.npz"
 #: Mean Earth radius (IUGG), m, for cell areas on a sphere.
@@ -64,21 +64,10 @@ class CityLights:
         return EARTH_MEAN_RADIUS_M**2 * np.radians(self.cell_deg) * (np.sin(phi + half) - np.sin(phi - half))
 
 
-def _data_file(filename: str) -> pathlib.Path | None:
-    """The installed package ``startrail_catalogs`` first, then the source checkout's catalogs/."""
-    try:
-        res = importlib.resources.files("startrail_catalogs") / filename
-        if res.is_file():
-            return pathlib.Path(str(res))
-    except (ModuleNotFoundError, TypeError, NotImplementedError):
-        pass
-    local = pathlib.Path(__file__).resolve().parents[2] / "catalogs" / filename
-    return local if local.is_file() else None
-
 
 @functools.lru_cache(maxsize=1)
 def load_city_lights() -> CityLights:
-    path = _data_file(FILENAME)
+    path = catalog_file(FILENAME)
     if path is None:
         raise FileNotFoundError(f"{FILENAME} not found (startrail_catalogs or catalogs/); "
                                 "run catalogs/build_city_lights.py")
@@ -167,7 +156,7 @@ def lamp_spectrum(name: str = "hps") -> tuple[np.ndarray, np.ndarray]:
     """(wavelength_m, relative spectral power) of a street lamp: "hps" (CIE HP1) or "led" (CIE LED-B3)."""
     if name not in LAMP_SPECTRA:
         raise ValueError(f"unknown lamp spectrum {name!r}; use one of {LAMP_SPECTRA}")
-    path = _data_file(f"lamp_spectra/{name}.csv")
+    path = catalog_file(f"lamp_spectra/{name}.csv")
     if path is None:
         raise FileNotFoundError(f"lamp_spectra/{name}.csv not found; run catalogs/build_lamp_spectra.py")
     data = np.loadtxt(path, delimiter=",", comments="#", skiprows=4)

@@ -54,14 +54,13 @@ Light at the camera
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import math
-import pathlib
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import erfc
 
+from ..catalog_files import catalog_file
 from .atmosphere import DEFAULT as DEFAULT_ATMOSPHERE
 from .atmosphere import ozone_vertical_optical_depth, rayleigh_vertical_optical_depth
 
@@ -99,17 +98,6 @@ _H = 6.62607015e-34
 _C = 299792458.0
 _KB = 1.380649e-23
 
-
-def _data_file(filename: str) -> pathlib.Path | None:
-    """The installed package ``startrail_catalogs`` first, then the source checkout's catalogs/."""
-    try:
-        res = importlib.resources.files("startrail_catalogs") / filename
-        if res.is_file():
-            return pathlib.Path(str(res))
-    except (ModuleNotFoundError, TypeError, NotImplementedError):
-        pass
-    local = pathlib.Path(__file__).resolve().parents[2] / "catalogs" / filename
-    return local if local.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -153,7 +141,7 @@ class LightningClimatology:
 
 @functools.lru_cache(maxsize=1)
 def load_climatology() -> LightningClimatology:
-    path = _data_file(FILENAME)
+    path = catalog_file(FILENAME)
     if path is None:
         raise FileNotFoundError(f"{FILENAME} not found (startrail_catalogs or catalogs/); "
                                 "run catalogs/build_lightning_climatology.py")

