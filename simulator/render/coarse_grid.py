@@ -53,6 +53,16 @@ def coarse_optical_sigma(fine_variance_px2: float, s: int) -> float:
     return math.sqrt(fine_variance_px2 / s**2 - 0.25 - PIXEL_BOX_VARIANCE)
 
 
+@njit(cache=True)
+def _bracket(i, s, n):
+    """Blocks (lo, hi) and weight of hi for fine pixel i's centre, clamped to the outermost block centres."""
+    u = min(max((i + 0.5) / s - 0.5, 0.0), n - 1.0)
+    if n == 1:
+        return 0, 0, 0.0
+    lo = min(int(u), n - 2)
+    return lo, lo + 1, u - lo
+
+
 @njit(parallel=True, cache=True)
 def add_upsampled(fine, coarse, s):
     """fine[H, W, C] += bilinear upsampling of coarse[h, w, C] (electrons per block) by the block size s."""
@@ -60,17 +70,9 @@ def add_upsampled(fine, coarse, s):
     h_c, w_c = coarse.shape[0], coarse.shape[1]
     scale = 1.0 / (s * s)
     for i in prange(height):
-        v = (i + 0.5) / s - 0.5
-        v = min(max(v, 0.0), h_c - 1.0)
-        i0 = min(int(v), h_c - 2) if h_c > 1 else 0
-        fv = v - i0 if h_c > 1 else 0.0
-        i1 = i0 + 1 if h_c > 1 else 0
+        i0, i1, fv = _bracket(i, s, h_c)
         for j in range(width):
-            uu = (j + 0.5) / s - 0.5
-            uu = min(max(uu, 0.0), w_c - 1.0)
-            j0 = min(int(uu), w_c - 2) if w_c > 1 else 0
-            fu = uu - j0 if w_c > 1 else 0.0
-            j1 = j0 + 1 if w_c > 1 else 0
+            j0, j1, fu = _bracket(j, s, w_c)
             w00 = (1.0 - fv) * (1.0 - fu) * scale
             w01 = (1.0 - fv) * fu * scale
             w10 = fv * (1.0 - fu) * scale
