@@ -100,3 +100,61 @@ def test_lit_points_bbox_and_wrap():
     assert np.all((lon >= 175) | (lon <= -175))
     with pytest.raises(ValueError):
         lit_points(1.0, bbox=(0, 1, 0, 1), cap=(0, 0, 1))
+
+
+# --- lamp spectra through a camera -------------------------------------------------------------------------
+
+def _d3s_camera():
+    from simulator.config import parse_scenario
+
+    from .conftest import small_scenario_text
+    text = small_scenario_text().replace('width = 320\nheight = 214\npixel_pitch = "100 um"\nfocal_length = "12.5 mm"\n'
+                                         'f_number = 2.8\npsf_sigma = "0.8 pix"', 'preset = "nikon-d3s"\nlens = "14-24mm-f2.8@14mm"')
+    return parse_scenario(text).camera
+
+
+def test_lamp_spectra_are_the_cie_tables():
+    """HP1 peaks in the self-reversed sodium D wings (~595 nm, CIE 15:2004); LED-B3 has its blue pump near 450 nm."""
+    lam, p = cl_mod.lamp_spectrum("hps")
+    assert lam[0] == pytest.approx(380e-9) and lam[-1] == pytest.approx(780e-9) and lam.size == 81
+    assert 585e-9 <= lam[np.argmax(p)] <= 600e-9
+    lam, p = cl_mod.lamp_spectrum("led")
+    blue = (lam >= 430e-9) & (lam <= 470e-9)
+    assert p[blue].max() > 0.5 and 440e-9 <= lam[blue][np.argmax(p[blue])] <= 465e-9
+
+
+def test_electrons_per_joule_matches_an_independent_riemann_sum():
+    """K_c = sum P(l) l/(hc) R_c(l) / sum_{500..780} P(l) on a 0.1 nm grid, and the slant factor exp(-tau (m-1))."""
+    from simulator.camera.bandpass import spectral_response
+    from simulator.earth.atmosphere import vertical_optical_depths
+
+    cam = _d3s_camera()
+    resp = spectral_response(cam)
+    lam_s, p_s = cl_mod.lamp_spectrum("hps")
+    grid = np.arange(380e-9, 780e-9, 0.1e-9)
+    p = np.interp(grid, lam_s, p_s)
+    in_band = p[grid >= 500e-9].sum()
+    for excess in (0.0, 5.0):
+        tau = sum(vertical_optical_depths(grid).values())
+        ref = np.array([(p * grid / (h.value * c.value) * np.interp(grid, resp.wavelength_m, resp.response[ch], left=0, right=0)
+                         * np.exp(-tau * excess)).sum() / in_band for ch in range(3)])
+        got = cl_mod.electrons_per_joule(cam, "hps", excess)
+        assert np.allclose(got, ref, rtol=2e-3)
+
+
+def test_sodium_light_is_redder_than_led_light():
+    cam = _d3s_camera()
+    hps, led = cl_mod.electrons_per_joule(cam, "hps"), cl_mod.electrons_per_joule(cam, "led")
+    assert hps[0] / hps[2] > 3.0 * led[0] / led[2]  # R/B: sodium orange, LED bluish white
+    # more extinction reddens: the slant path takes more blue than red
+    slant = cl_mod.electrons_per_joule(cam, "hps", 10.0)
+    assert slant[0] / slant[2] > hps[0] / hps[2]
+
+
+def test_relative_airmass_is_kasten_young():
+    """Airmass 1 at the zenith, close to the plane-parallel sec z = 2 at 30 deg elevation (0.5 %), and ~38 at the
+    horizon (the commonly quoted value for the real atmosphere, which Kasten & Young fitted)."""
+    assert cl_mod.relative_airmass(90.0) == pytest.approx(1.0, abs=5e-4)
+    assert cl_mod.relative_airmass(30.0) == pytest.approx(2.0, rel=5e-3)
+    assert cl_mod.relative_airmass(0.0) == pytest.approx(38.0, abs=0.5)
+    assert np.all(np.diff(cl_mod.relative_airmass(np.linspace(0.0, 90.0, 91))) < 0)
