@@ -48,7 +48,12 @@ LIMB_VISIBLE_TRANSMISSION = 0.01  # the truth's "visible" flag needs at least th
 LIMB_WAVELENGTH_M = 550e-9  # the grey transmission, the truth's x, y and a mono camera's optics
 LIMB_TRANSMISSION_TOLERANCE = 1e-3  # midpoint transmission vs the chord's mean (of the unit peak)
 LIMB_MAX_LEVELS = 10  # a knot interval of the exposure is halved at most this often for a limb star
-LIMB_SEGMENT_CHORDS = 64  # longest segment (chords) rendered as one source
+LIMB_SEGMENT_CHORDS = 256  # longest segment (chords) rendered as one source
+# a knot interval of the exposure whose transmission (every channel, both ends) is at least 1 − this is
+# rendered with the other stars on the exposure's knots (transmission 1, the 550 nm track): the channels'
+# tracks are within 1e-5 px of it there (Pettit: < 3e-6 px)
+LIMB_FLAT_TRANSMISSION = 1e-4
+LIMB_DARK_TRANSMISSION = 1e-6  # own-knot intervals below this at both ends (every channel) are not rendered
 # stars within this angle (plus the PSF's reach) of the frame count as near it: more than the bending at
 # zero tangent altitude (≈ 72′ from 400 km)
 LIMB_MAX_REFRACTION_RAD = np.radians(1.5)
@@ -311,7 +316,8 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
         lr, ta, tb, va, vb, vm, tm = lr[fail], ta[fail], tb[fail], va[fail], vb[fail], vm[fail], tm[fail]
         lr, ta, tb = np.concatenate([lr, lr]), np.concatenate([ta, tm]), np.concatenate([tm, tb])
         va, vb = np.concatenate([va, vm]), np.concatenate([vm, vb])
-    out.update(_knots_and_segments(final, rows.size, nb), levels=level, capped=capped)
+    out.update(_knots_and_segments(final, rows.size, nb, float(t[1] - t[0]) if k_n > 1 else 0.0), levels=level,
+               capped=capped)
     return out
 
 
@@ -330,8 +336,15 @@ def _midpoint_fails(va, vb, vm, nb, camera, tol_px):
     return (t_err > LIMB_TRANSMISSION_TOLERANCE) | p_bad
 
 
-def _knots_and_segments(final, n_rows, nb):
-    """Each row's knots (CSR) from its leaves, and the runs of equal spacing (segments) among them."""
+def _knots_and_segments(final, n_rows, nb, exposure_step):
+    """Each row's knots (CSR) from its leaves, and the segments that render them.
+
+    The leaves of a row's window that are *flat* (every channel's transmission ≥ 1 − LIMB_FLAT_TRANSMISSION at
+    both ends, one exposure knot interval long) are left to the exposure's knots: the row's cut [cut_start,
+    cut_stop] spans its first to last other leaf. Leaves that are *dark* (every channel below
+    LIMB_DARK_TRANSMISSION at both ends) are not rendered. The rest, from the first to the last leaf that is
+    neither, is rendered from the row's knots in segments of equal spacing (at most LIMB_SEGMENT_CHORDS
+    chords); each segment's grid points are given as (knot interval, fraction along it)."""
     lr, ta, tb, va, vb = (np.concatenate([f[i] for f in final]) for i in range(5))
     order = np.lexsort((ta, lr))
     lr, ta, tb, va, vb = lr[order], ta[order], tb[order], va[order], vb[order]
@@ -343,18 +356,64 @@ def _knots_and_segments(final, n_rows, nb):
     pos_leaf = np.arange(lr.size) + lr  # knot index of each leaf's start
     kt[pos_leaf], kv[pos_leaf] = ta, va
     kt[ptr[1:] - 1], kv[ptr[1:] - 1] = tb[last], vb[last]
-    # segments: consecutive leaves of a row with the same length, at most LIMB_SEGMENT_CHORDS of them
+    out = dict(ptr=ptr, kt=kt, kx=kv[:, :nb], ky=kv[:, nb:2 * nb], kT=kv[:, 2 * nb:3 * nb], kh=kv[:, 3 * nb:4 * nb],
+               kd=kv[:, 4 * nb])
+
+    # flat and dark leaves; each row's cut and rendered range
     h = tb - ta
-    new = np.ones(lr.size, bool)
-    new[1:] = (lr[1:] != lr[:-1]) | (np.abs(h[1:] - h[:-1]) > 1e-9 * np.maximum(h[1:], h[:-1]))
+    tr_a, tr_b = va[:, 2 * nb:3 * nb], vb[:, 2 * nb:3 * nb]
+    flat = ((np.minimum(tr_a, tr_b).min(axis=1) >= 1.0 - LIMB_FLAT_TRANSMISSION)
+            & (h >= exposure_step * (1.0 - 1e-9)))
+    dark = np.maximum(tr_a, tr_b).max(axis=1) < LIMB_DARK_TRANSMISSION
+    big = lr.size + 1
+    idx = np.arange(lr.size)
+
+    def first_last(mask):
+        lo = np.full(n_rows, big)
+        hi = np.full(n_rows, -1)
+        np.minimum.at(lo, lr[mask], idx[mask])
+        np.maximum.at(hi, lr[mask], idx[mask])
+        return lo, hi
+
+    c_lo, c_hi = first_last(~flat)
+    has_cut = c_hi >= 0
+    out["cut_start"] = np.where(has_cut, ta[np.minimum(c_lo, lr.size - 1)], np.inf)
+    out["cut_stop"] = np.where(has_cut, tb[np.maximum(c_hi, 0)], np.inf)
+    r_lo, r_hi = first_last(~flat & ~dark)
+    seg_rows = np.flatnonzero(r_hi >= 0)
+    lo, hi = r_lo[seg_rows], r_hi[seg_rows]
+    # the leaves lo..hi of each rendered range, cut into segments of equal spacing (at most LIMB_SEGMENT_CHORDS)
+    n_leaf = hi - lo + 1
+    leaf = np.repeat(lo, n_leaf) + (np.arange(n_leaf.sum()) - np.repeat(np.cumsum(n_leaf) - n_leaf, n_leaf))
+    new = np.ones(leaf.size, bool)
+    new[1:] = (lr[leaf[1:]] != lr[leaf[:-1]]) | (leaf[1:] != leaf[:-1] + 1) | (
+        np.abs(h[leaf[1:]] - h[leaf[:-1]]) > 1e-9 * np.maximum(h[leaf[1:]], h[leaf[:-1]]))
     seg_id = np.cumsum(new) - 1
-    within = np.arange(lr.size) - np.flatnonzero(new)[seg_id]
+    within = np.arange(leaf.size) - np.flatnonzero(new)[seg_id]
     new |= (within % LIMB_SEGMENT_CHORDS == 0)
     starts = np.flatnonzero(new)
-    seg_n = np.diff(np.append(starts, lr.size))
-    return dict(ptr=ptr, kt=kt, kx=kv[:, :nb], ky=kv[:, nb:2 * nb], kT=kv[:, 2 * nb:3 * nb],
-                kh=kv[:, 3 * nb:4 * nb], kd=kv[:, 4 * nb],
-                seg_row=lr[starts], seg_first=pos_leaf[starts], seg_n=seg_n)
+    seg_n = np.diff(np.append(starts, leaf.size))
+    first_knot = pos_leaf[leaf[starts]]
+    seg_h = h[leaf[starts]]
+    seg_t0 = kt[first_knot]
+    # grid points of every segment (CSR by segment): its knots (fraction 0 along the knot interval)
+    g_ptr = np.concatenate([[0], np.cumsum(seg_n + 1)]).astype(np.int64)
+    g_seg = np.repeat(np.arange(seg_n.size), seg_n + 1)
+    g_k = first_knot[g_seg] + (np.arange(g_ptr[-1]) - g_ptr[g_seg])
+    last_knot = g_k == ptr[1:][lr[leaf[starts]]][g_seg] - 1  # a row's last knot: interpolate from the left
+    g_k = np.where(last_knot, g_k - 1, g_k)
+    g_f = np.where(last_knot, 1.0, 0.0)
+    seg_of = lr[leaf[starts]]
+    out.update(seg_row=seg_of, seg_t0=seg_t0, seg_h=seg_h, seg_n=seg_n, seg_ptr=g_ptr, grid_k=g_k,
+               grid_f=g_f)
+    return out
+
+
+def _grid_values(limb, name, b, g):
+    """Column b of knot array ``name`` at grid points g (linear between the row's knots)."""
+    v = limb[name][:, b]
+    k, f = limb["grid_k"][g], limb["grid_f"][g]
+    return v[k] + f * (v[k + 1] - v[k])
 
 
 def segment_sources(limb, b, rate, vignetting=None):
@@ -364,44 +423,43 @@ def segment_sources(limb, b, rate, vignetting=None):
     seg the segment indices, tau = 0..n the shared grid, x, y, illumination [S, n+1] (transmission ×
     vignetting(x, y) when given), rate_s = rate × spacing (electrons per unit of tau).
     """
-    kt, first, n_seg = limb["kt"], limb["seg_first"], limb["seg_n"]
-    for lo, hi in ((1, 4), (5, 16), (17, LIMB_SEGMENT_CHORDS)):
+    n_seg = limb["seg_n"]
+    for lo, hi in ((1, 8), (9, 32), (33, 128), (129, LIMB_SEGMENT_CHORDS)):
         seg = np.flatnonzero((n_seg >= lo) & (n_seg <= hi))
         if seg.size == 0:
             continue
         n = int(n_seg[seg].max())
         col = np.minimum(np.arange(n + 1)[None, :], n_seg[seg][:, None])  # pad with the segment's last knot
-        idx = first[seg][:, None] + col
-        xs, ys, tr = limb["kx"][idx, b], limb["ky"][idx, b], limb["kT"][idx, b]
+        g = limb["seg_ptr"][seg][:, None] + col
+        xs, ys, tr = (_grid_values(limb, name, b, g) for name in ("kx", "ky", "kT"))
         if vignetting is not None:
             tr = tr * np.nan_to_num(vignetting(xs, ys), nan=0.0)
-        spacing = kt[first[seg] + 1] - kt[first[seg]]
-        yield seg, np.arange(n + 1, dtype=np.float64), xs, ys, rate[limb["seg_row"][seg]] * spacing, tr
+        yield seg, np.arange(n + 1, dtype=np.float64), xs, ys, rate[limb["seg_row"][seg]] * limb["seg_h"][seg], tr
 
 
 def segment_intervals(limb, seg, ptr, start, stop, row_index):
-    """Visible intervals of the segments ``seg`` in their own grid tau = (t − t_first) / spacing (CSR).
+    """Visible intervals of the segments ``seg`` in their own grid tau = (t − seg_t0) / seg_h (CSR).
 
     ptr, start, stop: the sources' visible intervals (s); row_index [M]: each limb row's source index."""
     from .intervals import intersect_intervals, subset_csr
 
-    kt, first, n_seg = limb["kt"], limb["seg_first"][seg], limb["seg_n"][seg]
-    t0, t1 = kt[first], kt[first + n_seg]
+    t0, h = limb["seg_t0"][seg], limb["seg_h"][seg]
+    t1 = t0 + limb["seg_n"][seg] * h
     p, a, b = subset_csr(ptr, start, stop, row_index[limb["seg_row"][seg]])
     one = np.arange(seg.size + 1, dtype=np.int64)
     p, a, b = intersect_intervals(p, a, b, one, t0, t1)
     owner = np.repeat(np.arange(seg.size), np.diff(p))
-    spacing = (kt[first + 1] - kt[first])[owner]
-    return p, (a - t0[owner]) / spacing, (b - t0[owner]) / spacing
+    return p, (a - t0[owner]) / h[owner], (b - t0[owner]) / h[owner]
 
 
 def outside_windows(limb, ptr, start, stop, row_index, n_sources):
-    """The sources' visible intervals with each limb row's window [win_start, win_stop] cut out (CSR)."""
+    """The sources' visible intervals with each limb row's cut [cut_start, cut_stop] taken out (CSR): the part
+    of its window rendered from its own knots, or not at all (dark)."""
     from .intervals import intersect_intervals
 
     lo = np.full(n_sources, np.inf)
     hi = np.full(n_sources, np.inf)
-    lo[row_index], hi[row_index] = limb["win_start"], limb["win_stop"]
+    lo[row_index], hi[row_index] = limb["cut_start"], limb["cut_stop"]
     # complement of [lo, hi]: (-inf, lo] and [hi, inf); rows without a window keep (-inf, inf)
     c_start = np.stack([np.full(n_sources, -np.inf), hi], axis=1).ravel()
     c_stop = np.stack([lo, np.full(n_sources, np.inf)], axis=1).ravel()
