@@ -26,7 +26,9 @@ intervals where its line of sight is in the atmosphere): every window interval i
 of the chord. The renderer takes one time grid per call, so a star's knots are cut into *segments* of equal
 spacing h; a segment is rendered as its own source on the grid τ = 0, 1, … n with rate × h (exact in flux:
 the kernel only uses time through rate × Δt). Outside its window the star is rendered with the other stars
-on the exposure's knots (transmission 1 there, or hidden).
+on the exposure's knots (transmission 1 there, or hidden), and so are the window's flat ends (every channel
+≥ 1 − LIMB_FLAT_TRANSMISSION); own-knot intervals darker than LIMB_DARK_TRANSMISSION are not rendered.
+The channels' extinction is tabulated in the ray's tangent altitude (EXTINCTION_TABLE_STEP_KM).
 """
 from __future__ import annotations
 
