@@ -4,7 +4,9 @@ A run is a polyline along which the star moves monotonically along one image axi
 Runs start and stop where the star becomes visible or hidden (sub-knot times from the occultation
 solver), where its motion turns from mostly horizontal to mostly vertical (or back), where the track
 leaves the frame by more than the PSF reach, and where the projection is undefined (behind the camera).
-Each chord carries λ = electrons per pixel of track length = rate × Δt / chord length.
+Each chord carries its line density λ (electrons per pixel of track length) at both ends, λ0 and λ1: with the
+illumination f linear in time between knots and the star moving uniformly along the chord, λ is linear
+along it, λ0,1 = rate × f0,1 × Δt / length, and its mean (λ0 + λ1) / 2 is rate × the trapezoid of f / length.
 """
 from __future__ import annotations
 
@@ -36,13 +38,18 @@ def _interp_point(t, x, y, k, tq):
 
 
 @njit(cache=True)
-def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
-                   vx, vy, vs, vlam, run_first, run_last, run_axis, run_star, run_cuts, nv, nr):
-    """Split one visible polyline (n points) into runs appended at vertex index nv / run index nr."""
+def _emit_polyline(px, py, pt, pe, pf, n, rate, width, height, margin, star,
+                   vx, vy, vs, vlam0, vlam1, run_first, run_last, run_axis, run_star, run_cuts, nv, nr):
+    """Split one visible polyline (n points) into runs appended at vertex index nv / run index nr.
+
+    pt: time, pe: cumulative exposure (the integral of the illumination, = pt without one), pf: the
+    illumination at each point (1 without)."""
     # 1) merge tiny chords
     mx = np.empty(n)
     my = np.empty(n)
     mt = np.empty(n)
+    me = np.empty(n)
+    mf = np.empty(n)
     m = 0
     for i in range(n):
         if not (math.isfinite(px[i]) and math.isfinite(py[i])):
@@ -53,6 +60,8 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
             mx[m] = px[i]
             my[m] = py[i]
             mt[m] = pt[i]
+            me[m] = pe[i]
+            mf[m] = pf[i]
             m += 1
     if m == 0:
         return nv, nr
@@ -60,13 +69,15 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
         mx[1] = mx[0]
         my[1] = my[0]
         mt[1] = mt[0]
+        me[1] = me[0]
+        mf[1] = mf[0]
         m = 2
     # a nearly static star: one chord of the whole duration
     total_len = 0.0
     for i in range(m - 1):
         total_len += math.hypot(mx[i + 1] - mx[i], my[i + 1] - my[i])
     if total_len < MIN_CHORD_PX:
-        electrons = rate * (mt[m - 1] - mt[0])
+        electrons = rate * (me[m - 1] - me[0])
         if electrons <= 0.0:
             return nv, nr
         cx = 0.5 * (mx[0] + mx[m - 1])
@@ -77,11 +88,13 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
         vx[nv] = cx - 0.5 * length
         vy[nv] = cy
         vs[nv] = 0.0
-        vlam[nv] = electrons / length
+        vlam0[nv] = electrons / length
+        vlam1[nv] = electrons / length
         vx[nv + 1] = cx + 0.5 * length
         vy[nv + 1] = cy
         vs[nv + 1] = length
-        vlam[nv + 1] = 0.0
+        vlam0[nv + 1] = 0.0
+        vlam1[nv + 1] = 0.0
         run_first[nr] = nv
         run_last[nr] = nv + 1
         run_axis[nr] = 0
@@ -166,11 +179,20 @@ def _emit_polyline(px, py, pt, n, rate, width, height, margin, star,
             run_star[nr] = star
             nv += 1
             open_run = True
-        vlam[nv - 1] = rate * dt / length
+        # the chord's line density, linear from lam0 to lam1 along it, with the mean rate x (its integral of
+        # the illumination) / length; the ends follow the illumination at the chord's ends (a merged chord
+        # keeps its exact mean, its ends' difference bounded so that neither goes negative)
+        lam_mean = rate * (me[i + 1] - me[i]) / length
+        lam_half = 0.5 * rate * (mf[i + 1] - mf[i]) * dt / length
+        if abs(lam_half) > lam_mean:
+            lam_half = math.copysign(lam_mean, lam_half)
+        vlam0[nv - 1] = lam_mean - lam_half
+        vlam1[nv - 1] = lam_mean + lam_half
         vx[nv] = mx[i + 1]
         vy[nv] = my[i + 1]
         vs[nv] = vs[nv - 1] + length
-        vlam[nv] = 0.0
+        vlam0[nv] = 0.0
+        vlam1[nv] = 0.0
         nv += 1
     if open_run:
         run_last[nr] = nv - 1
@@ -185,8 +207,9 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, 
     t [K] knot times (s); x, y [N, K] pixel positions (NaN where undefined); rate [N] electrons/s;
     visible time intervals of star j: iv_start/iv_stop[iv_ptr[j]:iv_ptr[j+1]] (s). illum [N, K]: the
     lens's relative illumination (vignetting) at each knot, or an empty [0, 0] array for none; a chord
-    carries rate x the time integral of the (linearly interpolated) illumination over it.
-    Returns vertex arrays (vx, vy, vs, vlam) and run arrays (run_first, run_last, run_axis, run_star,
+    carries rate x the time integral of the (linearly interpolated) illumination over it (the trapezoid),
+    its line density linear along it between vlam0 (at its start) and vlam1 (at its end).
+    Returns vertex arrays (vx, vy, vs, vlam0, vlam1) and run arrays (run_first, run_last, run_axis, run_star,
     run_cuts); run_star counts from j0. run_cuts [R, 4]: unit tangent (tx, ty) of the cut at the run's
     start and at its end where the track continues into a neighbouring run (zeros where the run really
     starts or ends, which the kernel tapers with the erf of the exact chord integral).
@@ -207,7 +230,8 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, 
     vx = np.empty(cap_v)
     vy = np.empty(cap_v)
     vs = np.empty(cap_v)
-    vlam = np.empty(cap_v)
+    vlam0 = np.empty(cap_v)
+    vlam1 = np.empty(cap_v)
     run_first = np.empty(cap_r, dtype=np.int64)
     run_last = np.empty(cap_r, dtype=np.int64)
     run_axis = np.empty(cap_r, dtype=np.int64)
@@ -256,24 +280,26 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, 
             if vignetted:
                 pf[n], _ = _interp_point(t, illum[j], illum[j], kb, tb)
             n += 1
-            # the polyline's "time" for flux: the exposure integral of the illumination (plain time when
-            # there is no vignetting), so each chord carries rate x its integral of illumination dt
+            # the polyline's exposure: the integral of the illumination (plain time when there is no
+            # vignetting), so each chord carries rate x its integral of illumination dt
             if vignetted:
                 pe[0] = pt[0]
                 for i in range(1, n):
                     pe[i] = pe[i - 1] + 0.5 * (pf[i] + pf[i - 1]) * (pt[i] - pt[i - 1])
             else:
                 pe[:n] = pt[:n]
+                pf[:n] = 1.0
             # NaN points split the polyline into separate pieces
             start = 0
             for i in range(n + 1):
                 if i == n or not (math.isfinite(px[i]) and math.isfinite(py[i])):
                     if i - start >= 1:
-                        nv, nr = _emit_polyline(px[start:i], py[start:i], pe[start:i], i - start, rate[j],
-                                                width, height, margin, j - j0, vx, vy, vs, vlam,
+                        nv, nr = _emit_polyline(px[start:i], py[start:i], pt[start:i], pe[start:i], pf[start:i],
+                                                i - start, rate[j], width, height, margin, j - j0, vx, vy, vs,
+                                                vlam0, vlam1,
                                                 run_first, run_last, run_axis, run_star, run_cuts, nv, nr)
                     start = i + 1
-    return (vx[:nv].copy(), vy[:nv].copy(), vs[:nv].copy(), vlam[:nv].copy(),
+    return (vx[:nv].copy(), vy[:nv].copy(), vs[:nv].copy(), vlam0[:nv].copy(), vlam1[:nv].copy(),
             run_first[:nr].copy(), run_last[:nr].copy(), run_axis[:nr].copy(), run_star[:nr].copy(),
             run_cuts[:nr].copy())
 

@@ -34,6 +34,11 @@ TAYLOR_KAPPA_MAX = 0.02
 # runs shorter than this (px) are treated as static stars by the along-track sampling normalisation
 STATIC_RUN_PX = 0.25
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+# a joint's change of the line density (jump J plus change of slope Δm per pixel, electrons per pixel of the
+# stepping axis) below this fraction of the density is left out of the column totals: it would move at most
+# J / 2 + Δm / 12 electrons (the point-sampling error of a jump / kink)
+EVENT_TOL = 1e-9
 
 
 @njit(cache=True, inline="always")
@@ -42,9 +47,18 @@ def _curvature_factor(kc):
     return 1.0 / math.sqrt(max(1.0 - kc, 0.25))
 
 
+@njit(cache=True, inline="always")
+def _chord_line(c, U, vlam0, vlam1):
+    """Chord c's line density (electrons per pixel of track), linear along it: (value at its start, at its
+    end, slope per pixel of travel along the stepping axis)."""
+    a = vlam0[c]
+    b = vlam1[c]
+    return a, b, (b - a) / abs(U[c + 1] - U[c])
+
+
 @njit(cache=True, error_model="numpy")
-def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, cuts, weights, vx, vy, vs, vlam,
-                 vkappa, vsig, extent):
+def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, cuts, weights, vx, vy, vs, vlam0,
+                 vlam1, vkappa, vsig, extent):
     """Add chords chord_lo..chord_hi-1 of the run with vertices first..last to rows [row_lo, row_hi).
 
     image is [H, W, C]; ``weights`` [C] splits the run's electrons among the channels (electrons and
@@ -59,6 +73,18 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
     Columns (or rows, for axis 1) belong to the chord whose dominant-axis span contains them; the first
     and last chords also take the ``extent`` sigma beyond the run's ends, where the erf bracket tapers.
     Chords that cannot reach the band are skipped in O(1).
+
+    Line density. Each chord's λ is linear along it (vlam0 at its start, vlam1 at its end: the illumination
+    interpolated linearly in time). A column's electrons are then known in closed form: projected on the
+    stepping axis u, the run is a piecewise-linear density Λ(u) (electrons per pixel of u) that starts and
+    ends at the run's ends, and the column at u holds (Λ * N(0, σ²))(u), the projection of the blurred
+    trail (a column sums the Gaussian across the track; along u it is blurred by σ). Relative to the owning
+    chord's line, every change of Λ within reach (a jump J and a change of slope Δm at a chord joint, the
+    run's ends) adds J Φ(d/σ) + Δm σ ψ(d/σ) (d the signed distance past it, ψ(z) = z Φ(z) + φ(z)). Sampled
+    at the columns this sums to the run's electrons (Poisson summation of a smooth function), whatever the
+    chords' lengths, speeds or illumination. Inside the run each column deposits exactly that total,
+    spread along the track by the local slope of the density; near a tapered end the column's pixels take
+    the erf-bracketed line density and are scaled to that total.
     """
     height, width, n_ch = image.shape
     if axis == 0:
@@ -77,6 +103,15 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
     else:
         u_band_lo, u_band_hi = max(row_lo, 0), min(row_hi, u_size) - 1
         w_band_lo, w_band_hi = 0, width - 1
+    # changes of the density near the chords (joints and tapered ends): vertex, position along travel, J, Δm
+    n_vert = last - first + 1
+    ev_k = np.empty(n_vert, dtype=np.int64)
+    ev_tau = np.empty(n_vert)
+    ev_j = np.empty(n_vert)
+    ev_dm = np.empty(n_vert)
+    ev_jg = np.empty(n_vert)
+    ev_dmg = np.empty(n_vert)
+    buf = np.empty(0)
     total = 0.0
     updates = 0
     for chord in range(chord_lo, chord_hi):
@@ -84,6 +119,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
         sigma = vsig[chord]
         reach = extent * sigma
         inv_two_var = 1.0 / (2.0 * sigma * sigma)
+        inv_sigma = 1.0 / sigma
         norm = _INV_SQRT_2PI / sigma
         inv_sig_sqrt2 = 1.0 / (sigma * _SQRT2)
         du = U[chord + 1] - U[chord]
@@ -120,24 +156,70 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
         if (min(Wc[chord], Wc[chord + 1]) - w_ext > w_band_hi
                 or max(Wc[chord], Wc[chord + 1]) + w_ext < w_band_lo):
             continue
-        lam_norm = vlam[chord] * norm
-        # The line density λ (electrons per pixel of track) varies from chord to chord (speed, vignetting,
-        # the atmosphere at the limb). Held constant per chord, the column sampling would miss up to one
-        # column's worth of every change; a linear profile through the chord's mean with the centred slope
-        # of its neighbours (a finite-volume reconstruction) follows the trail smoothly and keeps each
-        # chord's electrons exactly; the slope is clipped so the profile never goes negative.
-        lam_prev = vlam[chord - 1] if chord > first else vlam[chord]
-        lam_next = vlam[chord + 1] if chord < last - 1 else vlam[chord]
-        lam_slope = 0.5 * (lam_next - lam_prev)
-        if abs(lam_slope) > 2.0 * vlam[chord]:
-            lam_slope = math.copysign(2.0 * vlam[chord], lam_slope)
-        lam_slope *= norm
+        # the chord's line density along the track (electrons per px of track), and along the axis
+        lam0 = vlam0[chord]
+        lam_ds = (vlam1[chord] - lam0) / length
+        line_a, _, line_m = _chord_line(chord, U, vlam0, vlam1)
+        inv_cos = (vs[chord + 1] - vs[chord]) / abs(du)  # as for the events below (they cancel at a short run's ends)
+        tau_c = step * U[chord]
+        # density changes that can reach this chord's columns (|d| < reach, the columns extend reach + 1
+        # beyond the run's ends); those too small to matter are left out (J + Δm below 1e-9 of the density)
+        n_ev = 0
+        tau_lo = tau_c - reach - 2.0
+        tau_hi = step * U[chord + 1] + reach + 2.0
+        k = chord
+        while k >= first and step * U[k] >= tau_lo:
+            k -= 1
+        k += 1
+        while k <= last and step * U[k] <= tau_hi:
+            # J, Δm of the line density and (g) of the density per pixel of the axis, λ / cos
+            ej = 0.0
+            edm = 0.0
+            ejg = 0.0
+            edmg = 0.0
+            keep = False
+            if k == first:
+                if not cut_start:
+                    ej, _, edm = _chord_line(k, U, vlam0, vlam1)
+                    g = (vs[k + 1] - vs[k]) / abs(U[k + 1] - U[k])
+                    ejg = ej * g
+                    edmg = edm * g
+                    keep = True
+            elif k == last:
+                if not cut_end:
+                    _, ej, edm = _chord_line(k - 1, U, vlam0, vlam1)
+                    g = (vs[k] - vs[k - 1]) / abs(U[k] - U[k - 1])
+                    ej = -ej
+                    edm = -edm
+                    ejg = ej * g
+                    edmg = edm * g
+                    keep = True
+            else:
+                pa, pb, pm = _chord_line(k - 1, U, vlam0, vlam1)
+                na, nb, nm = _chord_line(k, U, vlam0, vlam1)
+                gp = (vs[k] - vs[k - 1]) / abs(U[k] - U[k - 1])
+                gn = (vs[k + 1] - vs[k]) / abs(U[k + 1] - U[k])
+                ej = na - pb
+                edm = nm - pm
+                ejg = na * gn - pb * gp
+                edmg = nm * gn - pm * gp
+                keep = abs(ejg) + abs(edmg) > EVENT_TOL * max(abs(na), abs(pb)) * max(gn, gp)
+            if keep:
+                ev_k[n_ev] = k
+                ev_tau[n_ev] = step * U[k]
+                ev_j[n_ev] = ej
+                ev_dm[n_ev] = edm
+                ev_jg[n_ev] = ejg
+                ev_dmg[n_ev] = edmg
+                n_ev += 1
+            k += 1
+        static_norm = 1.0
         if run_length < STATIC_RUN_PX:
-            # a (nearly) static star: its erf bracket is sampled along the columns too
+            # a (nearly) static star: its column totals are point samples of a Gaussian along the axis too
             along1 = math.exp(-2.0 * math.pi * math.pi * sigma * sigma)
             if along1 > 1e-7:
                 phase = 2.0 * math.pi * 0.5 * (U[first] + U[last])
-                lam_norm /= 1.0 + 2.0 * along1 * math.cos(phase) + 2.0 * along1**4 * math.cos(2.0 * phase)
+                static_norm = 1.0 / (1.0 + 2.0 * along1 * math.cos(phase) + 2.0 * along1**4 * math.cos(2.0 * phase))
         q = math.exp(-2.0 * cos_f * cos_f * inv_two_var)
         # signed offset along the left normal (-dy, dx)/L per pixel step across the track
         kappa = vkappa[chord]
@@ -153,35 +235,136 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
         # Point-sampling the across-track Gaussian at rows spaced cos_f apart (in c) sums, by Poisson's
         # formula, to (1 + 2 sum_k e_k cos(2 pi k w_line)) times the line density, e_k =
         # exp(-2 pi^2 k^2 sigma^2 / cos_f^2). Dividing by it keeps every column's flux exact for small
-        # PSFs (for sigma >= 0.8 px it is below 1e-6 and skipped).
+        # PSFs (for sigma >= 0.8 px it is below 1e-6 and skipped). The along-track slope of the density
+        # is applied about the samples' mean offset, which aliasing moves off the line by
+        # -4 pi tau^2 sum_k k e_k sin(2 pi k w_line) / (that sum), tau = sigma / cos_f.
         alias1 = math.exp(-2.0 * math.pi * math.pi * sigma * sigma / (cos_f * cos_f))
         alias2 = alias1 * alias1 * alias1 * alias1
         aliased = alias1 > 1e-7
+        tau2 = sigma * sigma / (cos_f * cos_f)
+        n_full = int(2.0 * half) + 3
+        if n_full > buf.shape[0]:
+            buf = np.empty(n_full + 8)
         for u_c in range(u0, u1 + 1):
             frac = (u_c - U[chord]) / du
             w_line = Wc[chord] + frac * dw
             s_line = vs[chord] - s0 + frac * length
-            w_lo = math.ceil(w_line - half)
-            w_hi = math.floor(w_line + half)
-            if w_lo < w_band_lo:
-                w_lo = w_band_lo
-            if w_hi > w_band_hi:
-                w_hi = w_band_hi
+            w_full_lo = math.ceil(w_line - half)
+            w_full_hi = math.floor(w_line + half)
+            w_lo = max(w_full_lo, w_band_lo)
+            w_hi = min(w_full_hi, w_band_hi)
             if w_lo > w_hi:
                 continue
+            interior = end_zone <= s_line <= run_length - end_zone
+            near_taper = not interior and ((not cut_start and s_line < end_zone)
+                                           or (not cut_end and s_line > run_length - end_zone))
+            near_cut = not interior and ((cut_start and s_line < end_zone)
+                                         or (cut_end and s_line > run_length - end_zone))
+            renorm = near_taper and not near_cut
+            # the column's line density smoothed along the axis as the column sums smooth it, in closed form:
+            # per pixel of the axis (the column's exact total, with the change of 1 / cos_f along a curving
+            # track) where the column is scaled to it, else per pixel of track (the pixels' curvature terms
+            # hold the geometry)
+            tau = step * u_c
+            if renorm:
+                col_t = (line_a + line_m * (tau - tau_c)) * inv_cos
+            else:
+                col_t = line_a + line_m * (tau - tau_c)
+            for e in range(n_ev):
+                d = tau - ev_tau[e]
+                if ev_k[e] > chord:
+                    if d <= -reach:
+                        continue
+                    z = d * inv_sigma
+                    sign = 1.0
+                else:
+                    if d >= reach:
+                        continue
+                    z = -d * inv_sigma
+                    sign = -1.0
+                cdf = 0.5 * math.erfc(-z * _INV_SQRT2)
+                pdf = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+                if renorm:
+                    col_t += sign * ev_jg[e] * cdf + ev_dmg[e] * sigma * (z * cdf + pdf)
+                else:
+                    col_t += sign * ev_j[e] * cdf + ev_dm[e] * sigma * (z * cdf + pdf)
+            col_t *= static_norm
+            if not (col_t > 0.0 or near_cut):
+                continue
+            if renorm:
+                # a column near a tapered end: the pixels take the erf-bracketed line density of the chord,
+                # then the column is scaled to its exact total (all its rows, in the band or not)
+                col_sum = 0.0
+                for w in range(w_full_lo, w_full_hi + 1):
+                    delta = w - w_line
+                    along = delta * sin_f
+                    c_n = delta * cn_step
+                    if curved:
+                        a_m = (frac - 0.5) * length + along
+                        c_n -= 0.5 * kappa * (a_m * a_m - 0.25 * length * length)
+                    value = 0.0
+                    if abs(c_n) <= reach:
+                        s = s_line + along
+                        if curved:
+                            s = s_line + along + a_m * (1.0 / max(1.0 - kappa * c_n, 0.25) - 1.0)
+                        if -reach <= s <= run_length + reach:
+                            dens = lam0 + lam_ds * (s - (vs[chord] - s0))
+                            if dens > 0.0:
+                                value = dens * math.exp(-c_n * c_n * inv_two_var) * 0.5 * (
+                                    math.erfc((s - run_length) * inv_sig_sqrt2) - math.erfc(s * inv_sig_sqrt2))
+                                if curved:
+                                    value *= _curvature_factor(kappa * c_n)
+                    buf[w - w_full_lo] = value
+                    col_sum += value
+                if not col_sum > 0.0:
+                    continue
+                scale = col_t / col_sum
+                col_total = 0.0
+                for w in range(w_lo, w_hi + 1):
+                    value = buf[w - w_full_lo] * scale
+                    if value == 0.0:
+                        continue
+                    if axis == 0:
+                        for ch in range(n_ch):
+                            image[w, u_c, ch] += value * weights[ch]
+                    else:
+                        for ch in range(n_ch):
+                            image[u_c, w, ch] += value * weights[ch]
+                    col_total += value
+                    updates += 1
+                total += col_total
+                continue
+            # per pixel: the column's line density, spread along the track by the chord's own slope of it;
+            # the slope is bounded so that no pixel goes negative
+            col_norm = norm * col_t
+            col_slope = norm * lam_ds  # per pixel of along-track offset
+            along_max = (half + 1.0) * abs(sin_f) + 1e-300
+            if abs(col_slope) * along_max > col_norm:
+                col_slope = math.copysign(col_norm / along_max, col_slope)
+            if near_cut:
+                # within reach of a cut, where the neighbouring run (stepping along the other axis) takes over:
+                # the column's total here would count the track beyond the cut as the last chord's line, so
+                # the pixels take the chord's own line density (with the erf bracket of a tapered end, for a
+                # short run with a tapered end within reach too), pixel by pixel, as below
+                col_norm = norm * (lam0 + lam_ds * (s_line - (vs[chord] - s0)))
+                col_slope = norm * lam_ds
+            mean_delta = 0.0
+            if aliased:
+                phase = 2.0 * math.pi * w_line
+                alias_sum = 1.0 + 2.0 * alias1 * math.cos(phase) + 2.0 * alias2 * math.cos(2.0 * phase)
+                col_norm /= alias_sum
+                col_slope /= alias_sum
+                mean_delta = -4.0 * math.pi * tau2 * (alias1 * math.sin(phase) + 2.0 * alias2 * math.sin(2.0 * phase)) \
+                    / alias_sum
             # exp(-c^2 / 2 sigma^2) down the column by recurrence: c steps by cos_f per pixel, so
             # g[n+1] = g[n] r[n] and r[n+1] = r[n] q (two exp calls per column instead of one per pixel)
             c0 = (w_lo - w_line) * cos_f
-            col_norm = lam_norm
-            if lam_slope != 0.0:
-                col_norm = lam_norm + (min(max(frac, 0.0), 1.0) - 0.5) * lam_slope
-            if aliased:
-                phase = 2.0 * math.pi * w_line
-                col_norm /= 1.0 + 2.0 * alias1 * math.cos(phase) + 2.0 * alias2 * math.cos(2.0 * phase)
-            gauss = col_norm * math.exp(-c0 * c0 * inv_two_var)
+            gauss = math.exp(-c0 * c0 * inv_two_var)
             ratio = math.exp(-(2.0 * c0 * cos_f + cos_f * cos_f) * inv_two_var)
             n_w = w_hi - w_lo + 1
-            interior = end_zone <= s_line <= run_length - end_zone
+            # the density at row w_lo and its step per row (the along-track offset steps by sin_f per row)
+            dens = col_norm + col_slope * sin_f * (w_lo - w_line - mean_delta)
+            dens_step = col_slope * sin_f
             if interior and curved and abs(kappa) < TAYLOR_KAPPA_MAX:
                 # gently curved interior: Gaussian recurrence in the chord-line offset c, times the
                 # curvature terms by Taylor series (exp(x) to x^3 with x = (2 c d - d^2) / 2 sigma^2 for
@@ -197,7 +380,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                     c = delta * cn_step
                     x = (2.0 * c * d - d * d) * inv_two_var
                     y = kappa * (c - d)
-                    value = gauss * (1.0 + x * (1.0 + x * (0.5 + x * (1.0 / 6.0)))) \
+                    value = gauss * dens * (1.0 + x * (1.0 + x * (0.5 + x * (1.0 / 6.0)))) \
                         * (1.0 + y * (0.5 + y * (0.375 + y * 0.3125)))
                     if axis == 0:
                         for ch in range(n_ch):
@@ -208,26 +391,47 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                     col_total += value
                     gauss *= ratio
                     ratio *= q
+                    dens += dens_step
                 total += col_total
                 updates += n_w
                 continue
             if not curved and interior:
                 # straight interior of the run: the erf bracket is 1 for every pixel of the column
                 col_total = 0.0
-                if axis == 0:
+                if dens_step == 0.0:
+                    gauss *= dens
+                    if axis == 0:
+                        for w in range(w_lo, w_hi + 1):
+                            for ch in range(n_ch):
+                                image[w, u_c, ch] += gauss * weights[ch]
+                            col_total += gauss
+                            gauss *= ratio
+                            ratio *= q
+                    else:
+                        for w in range(w_lo, w_hi + 1):
+                            for ch in range(n_ch):
+                                image[u_c, w, ch] += gauss * weights[ch]
+                            col_total += gauss
+                            gauss *= ratio
+                            ratio *= q
+                elif axis == 0:
                     for w in range(w_lo, w_hi + 1):
+                        value = gauss * dens
                         for ch in range(n_ch):
-                            image[w, u_c, ch] += gauss * weights[ch]
-                        col_total += gauss
+                            image[w, u_c, ch] += value * weights[ch]
+                        col_total += value
                         gauss *= ratio
                         ratio *= q
+                        dens += dens_step
                 else:
                     for w in range(w_lo, w_hi + 1):
+                        value = gauss * dens
                         for ch in range(n_ch):
-                            image[u_c, w, ch] += gauss * weights[ch]
-                        col_total += gauss
+                            image[u_c, w, ch] += value * weights[ch]
+                        col_total += value
                         gauss *= ratio
                         ratio *= q
+                        dens += dens_step
                 total += col_total
                 updates += n_w
                 continue
@@ -250,7 +454,10 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                     s = s_line + along + a_m * (1.0 / max(1.0 - kappa * c_n, 0.25) - 1.0)
                 if s < -reach or s > run_length + reach:
                     continue
-                value = col_norm * math.exp(-c_n * c_n * inv_two_var)
+                pix = col_norm + col_slope * (s - s_line - mean_delta * sin_f)
+                if pix <= 0.0:
+                    continue
+                value = pix * math.exp(-c_n * c_n * inv_two_var)
                 if curved:
                     value *= _curvature_factor(kappa * c_n)
                 if s < reach or s > run_length - reach:
@@ -265,13 +472,16 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                         if (qx - vx[last]) * cuts[2] + (qy - vy[last]) * cuts[3] >= 0.0:
                             continue
                     # the erf bracket Phi((S - s)/sigma) - Phi(-s/sigma) of the exact chord integral, with
-                    # a cut end contributing no tail (the neighbouring run takes over there)
-                    if not cut_start and not cut_end:
-                        value *= 0.5 * (math.erfc((s - run_length) * inv_sig_sqrt2) - math.erfc(s * inv_sig_sqrt2))
-                    elif not cut_start:
-                        value *= 1.0 - 0.5 * math.erfc(s * inv_sig_sqrt2)
-                    elif not cut_end:
-                        value *= 1.0 - 0.5 * math.erfc((run_length - s) * inv_sig_sqrt2)
+                    # a cut end contributing no tail (the neighbouring run takes over there); only a short
+                    # run with a tapered end and a cut end within reach of one column gets here with a
+                    # tapered end (otherwise that column is scaled to its exact total above)
+                    if near_taper:
+                        if not cut_start and not cut_end:
+                            value *= 0.5 * (math.erfc((s - run_length) * inv_sig_sqrt2) - math.erfc(s * inv_sig_sqrt2))
+                        elif not cut_start:
+                            value *= 1.0 - 0.5 * math.erfc(s * inv_sig_sqrt2)
+                        elif not cut_end:
+                            value *= 1.0 - 0.5 * math.erfc((run_length - s) * inv_sig_sqrt2)
                 if axis == 0:
                     for ch in range(n_ch):
                         image[w, u_c, ch] += value * weights[ch]
@@ -285,15 +495,15 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
 
 @njit(parallel=True, cache=True)
 def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run, piece_lo, piece_hi,
-                run_first, run_last, run_axis, run_cuts, run_weights, vx, vy, vs, vlam, vkappa, vsig, extent,
+                run_first, run_last, run_axis, run_cuts, run_weights, vx, vy, vs, vlam0, vlam1, vkappa, vsig, extent,
                 entry_electrons):
     """Deposit all runs into ``image`` (float64 [H, W], electrons), band by band in parallel.
 
     band_edges [B+1]: row boundaries of the bands. band_ptr [B+1] / band_pieces [E]: CSR list of the
     pieces touching each band; a piece is chords piece_lo..piece_hi-1 of run piece_run. Runs: vertex
     index ranges run_first[r]..run_last[r] (inclusive) into the vertex arrays vx, vy (pixels), vs
-    (cumulative arc length, pixels), vlam (electrons per pixel of track length of the chord starting at
-    that vertex), vkappa (signed curvature of that chord, 1/px), vsig (that chord's PSF sigma, px).
+    (cumulative arc length, pixels), vlam0 / vlam1 (electrons per pixel of track length at the start / end
+    of the chord starting at that vertex, linear along it), vkappa (signed curvature of that chord, 1/px), vsig (that chord's PSF sigma, px).
     run_axis[r]: 0 steps columns, 1 steps rows.
     run_cuts [R, 4]: tangents of the cuts where a run meets its neighbour (see _deposit_run).
     image is [H, W, C]; run_weights [R, C] splits each run's electrons among the channels. entry_electrons [E] receives what each
@@ -312,7 +522,7 @@ def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run,
             p = band_pieces[e]
             r = piece_run[p]
             total, updates = _deposit_run(image, row_lo, row_hi, run_first[r], run_last[r], piece_lo[p],
-                                          piece_hi[p], run_axis[r], run_cuts[r], run_weights[r], vx, vy, vs, vlam,
+                                          piece_hi[p], run_axis[r], run_cuts[r], run_weights[r], vx, vy, vs, vlam0, vlam1,
                                           vkappa,
                                           vsig, extent)
             entry_electrons[e] = total

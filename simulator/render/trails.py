@@ -114,14 +114,14 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
              else np.ascontiguousarray(illumination, dtype=np.float64))
     for lo in range(0, n_stars, block_stars):
         hi = min(lo + block_stars, n_stars)
-        vx, vy, vs, vlam, first, last, axis, star, cuts = build_runs(
+        vx, vy, vs, vlam0, vlam1, first, last, axis, star, cuts = build_runs(
             t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, reach + 2.0, lo, hi, illum)
         piece_run, piece_lo, piece_hi = split_pieces(first, last)
         edges, bptr, bpieces = _bands_for_pieces(vy, piece_lo, piece_hi, height, reach, BAND_ROWS)
         entry = np.zeros(bpieces.size)
         updates += int(render_runs(image, edges, bptr, bpieces, band_order(edges.size - 1), piece_run,
                                    piece_lo, piece_hi, first, last, axis, cuts,
-                                   np.ascontiguousarray(weights[lo + star]), vx, vy, vs, vlam,
+                                   np.ascontiguousarray(weights[lo + star]), vx, vy, vs, vlam0, vlam1,
                                    chord_curvatures(vx, vy, vs, first, last),
                                    _chord_sigmas(vx, vy, psf_sigma_px, psf_field_growth, field_centre, field_radius),
                                    extent_sigma, entry))
