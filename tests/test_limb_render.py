@@ -239,3 +239,66 @@ def test_colour_flux_per_channel_is_rate_times_channel_transmission(colour):
     tc = res.limb["transmission_per_channel"]
     assert tc.shape == res.x.shape + (3,)
     assert np.all((tc >= 0) & (tc <= 1.0 + 1e-6))
+
+
+def _pairs(n=4000, seed=3):
+    """Random (star, time) pairs of an ISS at 400 km looking along the limb: straight-line tangent altitudes
+    from -60 to 160 km, with identity attitude and no aberration, for the compiled-kernel tests."""
+    rng = np.random.default_rng(seed)
+    r = atm_mod.EARTH_RADIUS_KM + 400.0 + rng.uniform(-5.0, 5.0, n)
+    pos = np.stack([r, np.zeros(n), np.zeros(n)], axis=1)
+    h = rng.uniform(-60.0, 160.0, n)
+    dip = np.arccos((atm_mod.EARTH_RADIUS_KM + h) / r)  # below the local horizontal
+    az = rng.uniform(-0.3, 0.3, n)
+    geo = np.stack([-np.sin(dip), np.cos(dip) * np.cos(az), np.cos(dip) * np.sin(az)], axis=1)
+    natural = geo + rng.normal(0.0, 1e-5, geo.shape)
+    natural /= np.linalg.norm(natural, axis=1, keepdims=True)
+    rot = np.repeat(np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])[None], n, axis=0)  # z_cam = +y
+    beta = rng.normal(0.0, 3e-5, (n, 3))
+    teff = rng.uniform(2500.0, 40000.0, n)
+    return pos, rot, beta, geo, natural, teff
+
+
+@pytest.mark.parametrize("colour_camera", [False, True])
+def test_compiled_pair_optics_match_the_numpy_path(colour_camera):
+    """limb_rays.pair_optics_kernel (Numba) reproduces earth/atmosphere.py's numpy functions pair by pair."""
+    from simulator.render.limb_stars import limb_spectrum, pair_optics, pair_optics_numpy
+
+    scenario = parse_scenario(limb_text(None, colour=colour_camera))
+    camera = scenario.camera
+    spectrum = limb_spectrum(camera)
+    args = (camera, spectrum) + _pairs() + (np.eye(3),)
+    got, ref = pair_optics(*args), pair_optics_numpy(*args)
+    assert (np.isfinite(ref["h_ray"]) & (ref["h_g"][:, None] < 145.0)).sum() > 1000  # refracted pairs tested
+    for key in ("h_g", "distance", "x", "y", "eps", "T", "h_ray"):
+        np.testing.assert_array_equal(np.isnan(got[key]), np.isnan(ref[key]), err_msg=key)
+        tol = {"x": 1e-7, "y": 1e-7, "eps": 1e-12, "T": 1e-10}.get(key, 1e-8)
+        np.testing.assert_allclose(got[key], ref[key], rtol=0, atol=tol, err_msg=key)
+
+
+def test_table_arrays_reproduce_the_atmosphere_functions():
+    """atmosphere.table_arrays evaluated by the compiled helpers equals refraction_deviation_rad,
+    dilution_factor and transmission to 1e-9."""
+    from simulator.render import limb_rays
+
+    x0, dx, cb, ce, cla = atm_mod.table_arrays(550e-9)
+    n = cb.shape[1]
+    tau = atm_mod.vertical_optical_depths(550e-9)
+    tau = np.array([float(tau["rayleigh"]), float(tau["ozone"]), float(tau["aerosol"])])
+    h = np.linspace(-4.9, 144.9, 3001)
+    d = np.full(h.size, 2200.0)
+    eps = np.array([np.exp(limb_rays._cubic(ce, x0, dx, n, v)[0]) for v in h])
+    np.testing.assert_allclose(eps, atm_mod.refraction_deviation_rad(h), rtol=1e-9, atol=0)
+    phi = np.array([limb_rays.dilution(v, 2200.0, cb, ce, x0, dx, n, atm_mod.TABLE_BOTTOM_KM, atm_mod.TABLE_TOP_KM)
+                    for v in h])
+    np.testing.assert_allclose(phi, atm_mod.dilution_factor(h, d), rtol=0, atol=1e-9)
+    tr = np.array([limb_rays.grey_transmission(v, 2200.0, cb, ce, cla, tau, x0, dx, n, atm_mod.TABLE_BOTTOM_KM,
+                                               atm_mod.TABLE_TOP_KM) for v in h])
+    np.testing.assert_allclose(tr, atm_mod.transmission(h, distance_km=d), rtol=0, atol=1e-9)
+    hg = np.linspace(-40.0, 140.0, 901)
+    got = np.array([limb_rays.solve_ray(v, 2200.0, cb, ce, x0, dx, n, 0.0, atm_mod.TABLE_TOP_KM,
+                                        atm_mod.EARTH_RADIUS_KM, 1e-9) for v in hg])
+    h_ref, e_ref = atm_mod.ray_tangent_altitude(hg, 2200.0)
+    np.testing.assert_array_equal(np.isnan(got[:, 0]), np.isnan(h_ref))
+    np.testing.assert_allclose(got[:, 0], h_ref, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got[:, 1], e_ref, rtol=1e-9, atol=0)

@@ -429,6 +429,14 @@ def _table(atm: Atmosphere, wavelength_m) -> _Table:
     return _table_cached(atm, round(float(lam) * 1e9, 2))
 
 
+def table_arrays(wavelength_m=REFERENCE_WAVELENGTH_M, atm: Atmosphere = DEFAULT):
+    """The ray table at ``wavelength_m`` as plain arrays (for compiled kernels; same splines as the functions
+    here): (x0, dx, c_b [4, n], c_ln_eps [4, n], c_ln_a [3, 4, n]) — cubic coefficients on h = x0 + i·dx,
+    highest power first in (h − h_i), i = clip(floor((h − x0)/dx), 0, n − 1); c_ln_a: air, ozone, aerosol."""
+    tab = _table(atm, wavelength_m)
+    return (tab.b.x0, tab.b.dx, tab.b.c, tab.ln_eps.c, np.ascontiguousarray(np.stack([a.c for a in tab.ln_a])))
+
+
 def _eps_and_slope(tab: _Table, h):
     """ε [rad], dε/dh [rad/km], b [km], db/dh at tangent altitudes h (inside the table's range)."""
     ln_e, dln_e = tab.ln_eps.value_and_slope(h)

@@ -182,6 +182,40 @@ def _pair_tangent_altitudes(pos, directions, exact_near, margin):
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _kernel_tables(spectrum: LimbSpectrum):
+    """The arrays pair_optics_kernel takes: each wavelength's ray table, the path (550 nm) table and its
+    vertical optical depths, the channels' extinction tables [C, H, T] and their grid origin."""
+    from ..earth.atmosphere import PATH_WAVELENGTH_M, table_arrays, vertical_optical_depths
+
+    tabs = [table_arrays(lam) for lam in spectrum.wavelengths]
+    x0, dx, _, _, _ = tabs[0]
+    if any(tb[0] != x0 or tb[1] != dx or tb[2].shape != tabs[0][2].shape for tb in tabs):
+        raise ValueError("ray tables on different grids")
+    cb = np.ascontiguousarray(np.stack([tb[2] for tb in tabs]))
+    ce = np.ascontiguousarray(np.stack([tb[3] for tb in tabs]))
+    _, _, cbp, cep, clap = table_arrays(PATH_WAVELENGTH_M)
+    v = vertical_optical_depths(LIMB_WAVELENGTH_M)
+    tau = np.array([float(v["rayleigh"]), float(v["ozone"]), float(v["aerosol"])])
+    if spectrum.spectral:
+        ext = [_extinction_table(spectrum, c) for c in range(len(spectrum.wavelengths) - 1)]
+        h0e = ext[0][1]
+        ext = np.ascontiguousarray(np.stack([e[0] for e in ext]))
+    else:
+        ext, h0e = np.zeros((1, 4, 2)), 0.0
+    return (cb, ce, float(x0), float(dx), int(cb.shape[2]), np.ascontiguousarray(cbp), np.ascontiguousarray(cep),
+            np.ascontiguousarray(clap), tau, ext, float(h0e))
+
+
+def _teff_nodes(teff):
+    """Each star's T_eff node (TEFF_NODES_K, ln-spaced) and the fraction toward the next one."""
+    lt = np.log(np.clip(teff, TEFF_NODES_K[0], TEFF_NODES_K[-1]))
+    nodes = np.log(TEFF_NODES_K)
+    i = np.clip(np.searchsorted(nodes, lt) - 1, 0, nodes.size - 2)
+    f = (lt - nodes[i]) / (nodes[i + 1] - nodes[i])
+    return i.astype(np.int64), np.ascontiguousarray(f, dtype=np.float64)
+
+
 def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, teff, rot_pole):
     """Limb optics of P (star, time) pairs.
 
@@ -190,8 +224,33 @@ def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, te
     tangent altitude, km), distance [P] (km, observer to its tangent point) and, for each wavelength b of
     ``spectrum`` (550 nm first): x, y [P, B] pixels, eps [P, B] bending (rad; 0 where hidden), T [P, B]
     transmission (b = 0: grey at 550 nm; b ≥ 1: channel b − 1 along its own ray), h_ray [P, B] the bent
-    ray's tangent altitude (km; NaN where it meets the ground; h_g above the atmosphere).
+    ray's tangent altitude (km; NaN where it meets the ground; h_g above the atmosphere). Compiled
+    (render/limb_rays.py); :func:`pair_optics_numpy` is the same with earth/atmosphere.py's numpy functions.
     """
+    from ..earth.atmosphere import DEFAULT, TABLE_BOTTOM_KM, TABLE_TOP_KM
+    from .limb_rays import pair_optics_kernel
+
+    n = pos.shape[0]
+    nb = len(spectrum.wavelengths)
+    cb, ce, x0, dx, nt, cbp, cep, clap, tau, ext, h0e = _kernel_tables(spectrum)
+    node, frac = _teff_nodes(np.asarray(teff, dtype=np.float64))
+    k1, k2, p1, p2, k3 = camera.dist_coeffs
+    cam = np.array([camera.fx, camera.fy, camera.cx, camera.cy, k1, k2, p1, p2, k3, camera.max_valid_radius],
+                   dtype=np.float64)
+    h_g, dist = np.empty(n), np.empty(n)
+    x, y, eps, trans, h_ray = (np.empty((n, nb)) for _ in range(5))
+    c = np.ascontiguousarray
+    pair_optics_kernel(c(pos, dtype=np.float64), c(rot, dtype=np.float64), c(beta, dtype=np.float64),
+                       c(geo, dtype=np.float64), c(natural, dtype=np.float64), node, frac,
+                       c(rot_pole, dtype=np.float64), LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM,
+                       _HIDDEN_BELOW_KM, cb, ce, x0, dx, nt, TABLE_BOTTOM_KM, TABLE_TOP_KM, DEFAULT.earth_radius_km,
+                       max(TABLE_BOTTOM_KM, 0.0), 1e-9, cbp, cep, clap, tau, ext, h0e, EXTINCTION_TABLE_STEP_KM, cam,
+                       h_g, dist, x, y, eps, trans, h_ray)
+    return dict(h_g=h_g, x=x, y=y, eps=eps, T=trans, h_ray=h_ray, distance=dist)
+
+
+def pair_optics_numpy(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, teff, rot_pole):
+    """pair_optics with earth/atmosphere.py's numpy functions (the reference for the compiled kernel)."""
     from ..camera.projection import project_camera_points
     from ..earth.atmosphere import ray_tangent_altitude, refracted_direction, transmission
 

@@ -1,0 +1,220 @@
+"""Compiled limb optics of (star, time) pairs: the bent ray (earth/atmosphere.py eq. 2, solved as
+``ray_tangent_altitude`` does), its transmission and the refracted, aberrated, projected track, one pair per
+loop iteration (Numba, parallel over pairs).
+
+The arithmetic follows the numpy functions of earth/atmosphere.py step by step (same splines, same bracketed
+Newton iteration, same tolerance), so results agree with them to rounding (tests/test_limb_render.py).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..earth.occultation import tangent_altitude
+
+_NAN = np.nan
+
+
+@njit(cache=True, inline="always")
+def _cubic(c, x0, dx, n, h):
+    """Value and slope of the uniform cubic spline with coefficients c [4, n] at h (atmosphere._UniformCubic)."""
+    i = int((h - x0) / dx)
+    if i < 0:
+        i = 0
+    elif i > n - 1:
+        i = n - 1
+    t = h - (x0 + i * dx)
+    c0, c1, c2, c3 = c[0, i], c[1, i], c[2, i], c[3, i]
+    return ((c0 * t + c1) * t + c2) * t + c3, (3.0 * c0 * t + 2.0 * c1) * t + c2
+
+
+@njit(cache=True, inline="always")
+def _rho(eps, b, d):
+    te = math.tan(eps)
+    return b - (d - b * math.tan(0.5 * eps)) * te
+
+
+@njit(cache=True, inline="always")
+def _drho_db(eps, deps_db, b, d):
+    te, th = math.tan(eps), math.tan(0.5 * eps)
+    sec2, sec2h = 1.0 + te * te, 1.0 + th * th
+    return 1.0 + te * (th + b * sec2h * 0.5 * deps_db) - (d - b * th) * sec2 * deps_db
+
+
+@njit(cache=True, inline="always")
+def _eps_and_slope(cb, ce, x0, dx, n, h):
+    ln_e, dln_e = _cubic(ce, x0, dx, n, h)
+    eps = math.exp(ln_e)
+    b, dbdh = _cubic(cb, x0, dx, n, h)
+    return eps, eps * dln_e, b, dbdh
+
+
+@njit(cache=True, error_model="numpy")
+def solve_ray(hg, d, cb, ce, x0, dx, n, lo_h, top, radius, tol):
+    """(h_ray, ε) of the bent ray for a straight line of tangent altitude hg <= top at distance d
+    (atmosphere.ray_tangent_altitude for one pair; NaN, NaN where hidden)."""
+    target = radius + hg
+    eps, deps, b, dbdh = _eps_and_slope(cb, ce, x0, dx, n, lo_h)
+    if _rho(eps, b, d) - target > 0.0:
+        return _NAN, _NAN
+    lo, hi = lo_h, top
+    x = min(max(hg, lo_h), top)
+    for _ in range(100):
+        eps, deps, b, dbdh = _eps_and_slope(cb, ce, x0, dx, n, x)
+        f = _rho(eps, b, d) - target
+        df = _drho_db(eps, deps / dbdh, b, d) * dbdh
+        if f < 0.0:
+            lo = x
+        else:
+            hi = x
+        step = f / df
+        x_new = x - step
+        bad = not np.isfinite(x_new) or x_new < lo or x_new > hi
+        if bad:
+            x_new = 0.5 * (lo + hi)
+        x = x_new
+        if not bad and abs(step) < tol:
+            break
+    return x, math.exp(_cubic(ce, x0, dx, n, x)[0])
+
+
+@njit(cache=True, error_model="numpy")
+def dilution(h, d, cb, ce, x0, dx, n, bottom, top):
+    """atmosphere.dilution_factor (focusing on) for one ray; 0 for NaN / below the table, 1 above it."""
+    if h > top:
+        return 1.0
+    if not (h >= bottom and h <= top):
+        return 0.0
+    eps, deps, b, dbdh = _eps_and_slope(cb, ce, x0, dx, n, h)
+    phi = 1.0 / _drho_db(eps, deps / dbdh, b, d)
+    return phi * b / _rho(eps, b, d)
+
+
+@njit(cache=True, error_model="numpy")
+def grey_transmission(h, d, cb, ce, cla, tau, x0, dx, n, bottom, top):
+    """atmosphere.transmission (with the dilution) at the table's wavelength; tau [3] its vertical depths."""
+    if h > top:
+        return 1.0
+    if not (h >= bottom and h <= top):
+        return 0.0
+    s = 0.0
+    for k in range(3):
+        s += math.exp(_cubic(cla[k], x0, dx, n, h)[0]) * tau[k]
+    t = math.exp(-s) * dilution(h, d, cb, ce, x0, dx, n, bottom, top)
+    return 0.0 if np.isnan(t) else t
+
+
+@njit(cache=True)
+def channel_extinction(table, h0, dh, top, h, node, frac):
+    """Lagrange-cubic interpolation of table[:, node] and table[:, node + 1] at h, mixed by frac (NaN: 0;
+    above ``top``: 1) — limb_stars._interp_extinction for one ray."""
+    n = table.shape[0]
+    if not np.isfinite(h) or h < h0:
+        return 0.0
+    if h > top:
+        return 1.0
+    u = (h - h0) / dh
+    i = min(max(int(np.floor(u)), 1), n - 3)
+    s = u - i
+    wa = -s * (s - 1.0) * (s - 2.0) / 6.0
+    wb = (s + 1.0) * (s - 1.0) * (s - 2.0) / 2.0
+    wc = -(s + 1.0) * s * (s - 2.0) / 2.0
+    wd = (s + 1.0) * s * (s - 1.0) / 6.0
+    v = 0.0
+    for k in range(2):
+        col = node + k
+        w = (1.0 - frac) if k == 0 else frac
+        v += w * (wa * table[i - 1, col] + wb * table[i, col] + wc * table[i + 1, col] + wd * table[i + 2, col])
+    return v
+
+
+@njit(cache=True, inline="always")
+def _aberrate_rotate(px, py, pz, beta, rot):
+    """sky.apparent.aberrate of the unit direction p for observer velocity beta, then rot @ it."""
+    pdv = px * beta[0] + py * beta[1] + pz * beta[2]
+    bm1 = math.sqrt(1.0 - (beta[0] * beta[0] + beta[1] * beta[1] + beta[2] * beta[2]))
+    w1 = 1.0 + pdv / (1.0 + bm1)
+    qx, qy, qz = bm1 * px + w1 * beta[0], bm1 * py + w1 * beta[1], bm1 * pz + w1 * beta[2]
+    nq = math.sqrt(qx * qx + qy * qy + qz * qz)
+    qx, qy, qz = qx / nq, qy / nq, qz / nq
+    return (rot[0, 0] * qx + rot[0, 1] * qy + rot[0, 2] * qz, rot[1, 0] * qx + rot[1, 1] * qy + rot[1, 2] * qz,
+            rot[2, 0] * qx + rot[2, 1] * qy + rot[2, 2] * qz)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _project(cx_, cy_, cz_, cam):
+    """camera.projection.project_camera_points for one camera-frame direction; cam = (fx, fy, cx, cy, k1, k2,
+    p1, p2, k3, max_valid_radius)."""
+    fx, fy, ccx, ccy, k1, k2, p1, p2, k3, rmax = (cam[0], cam[1], cam[2], cam[3], cam[4], cam[5], cam[6], cam[7],
+                                                  cam[8], cam[9])
+    xn = cx_ / cz_
+    yn = cy_ / cz_
+    r2 = xn * xn + yn * yn
+    radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    xd = xn * radial + 2.0 * p1 * xn * yn + p2 * (r2 + 2.0 * xn * xn)
+    yd = yn * radial + p1 * (r2 + 2.0 * yn * yn) + 2.0 * p2 * xn * yn
+    if not (cz_ > 0.0) or r2 > rmax * rmax:
+        return _NAN, _NAN
+    return fx * xd + ccx, fy * yd + ccy
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def pair_optics_kernel(pos, rot, beta, geo, natural, node, frac, rot_pole, exact_near, optics_below, hidden_below,
+                       cb, ce, x0, dx, n, bottom, top, radius, lo_h, tol, cbp, cep, clap, tau_p, ext, h0e, dhe, cam,
+                       h_g, dist, x, y, eps, trans, h_ray):
+    """Limb optics of P pairs (limb_stars.pair_optics): fills h_g, dist [P] and x, y, eps, trans, h_ray [P, B].
+
+    cb, ce [B, 4, n]: each wavelength's ray table (b and ln ε); cbp, cep, clap, tau_p: the path (550 nm) table
+    for the dilution and the grey transmission (wavelength 0); ext [B − 1, H, T]: the channels' extinction
+    tables (limb_stars._extinction_table), node, frac [P]: each star's T_eff node and fraction."""
+    nb = x.shape[1]
+    for p in prange(pos.shape[0]):
+        ox, oy, oz = pos[p, 0], pos[p, 1], pos[p, 2]
+        gx, gy, gz = geo[p, 0], geo[p, 1], geo[p, 2]
+        pp0 = rot_pole[0, 0] * ox + rot_pole[0, 1] * oy + rot_pole[0, 2] * oz
+        pp1 = rot_pole[1, 0] * ox + rot_pole[1, 1] * oy + rot_pole[1, 2] * oz
+        pp2 = rot_pole[2, 0] * ox + rot_pole[2, 1] * oy + rot_pole[2, 2] * oz
+        gp0 = rot_pole[0, 0] * gx + rot_pole[0, 1] * gy + rot_pole[0, 2] * gz
+        gp1 = rot_pole[1, 0] * gx + rot_pole[1, 1] * gy + rot_pole[1, 2] * gz
+        gp2 = rot_pole[2, 0] * gx + rot_pole[2, 1] * gy + rot_pole[2, 2] * gz
+        hg = tangent_altitude(pp0, pp1, pp2, gp0, gp1, gp2, exact_near, optics_below)
+        d = -(gx * ox + gy * oy + gz * oz)
+        h_g[p] = hg
+        dist[p] = d
+        in_band = hg < optics_below and hg > hidden_below and d > 0.0
+        if not in_band:
+            hidden = hg <= hidden_below
+            sx, sy, sz = _aberrate_rotate(natural[p, 0], natural[p, 1], natural[p, 2], beta[p], rot[p])
+            u, v = _project(sx, sy, sz, cam)
+            for b in range(nb):
+                x[p, b], y[p, b] = u, v
+                eps[p, b] = 0.0
+                trans[p, b] = 0.0 if hidden else 1.0
+                h_ray[p, b] = _NAN if hidden else hg
+            continue
+        # unit vector from the centre toward the straight line's tangent point (atmosphere.refracted_direction)
+        od = ox * gx + oy * gy + oz * gz
+        ux, uy, uz = ox - od * gx, oy - od * gy, oz - od * gz
+        nu = math.sqrt(ux * ux + uy * uy + uz * uz)
+        ux, uy, uz = ux / nu, uy / nu, uz / nu
+        for b in range(nb):
+            hr, ep = solve_ray(hg, d, cb[b], ce[b], x0, dx, n, lo_h, top, radius, tol)
+            h_ray[p, b] = hr
+            if b == 0:
+                trans[p, b] = grey_transmission(hr, d, cbp, cep, clap, tau_p, x0, dx, n, bottom, top)
+            else:
+                phi = dilution(hr, d, cbp, cep, x0, dx, n, bottom, top)
+                if np.isnan(phi):
+                    phi = 0.0
+                trans[p, b] = channel_extinction(ext[b - 1], h0e, dhe, top, hr, node[p], frac[p]) * phi
+            if np.isnan(ep):
+                ep = 0.0
+            eps[p, b] = ep
+            ce_, se_ = math.cos(ep), math.sin(ep)
+            rx, ry, rz = gx * ce_ + ux * se_, gy * ce_ + uy * se_, gz * ce_ + uz * se_
+            nx, ny, nz = natural[p, 0] + (rx - gx), natural[p, 1] + (ry - gy), natural[p, 2] + (rz - gz)
+            nn = math.sqrt(nx * nx + ny * ny + nz * nz)
+            sx, sy, sz = _aberrate_rotate(nx / nn, ny / nn, nz / nn, beta[p], rot[p])
+            x[p, b], y[p, b] = _project(sx, sy, sz, cam)
