@@ -443,30 +443,43 @@ def _knots_and_segments(final, n_rows, nb, exposure_step):
     r_lo, r_hi = first_last(~flat & ~dark)
     seg_rows = np.flatnonzero(r_hi >= 0)
     lo, hi = r_lo[seg_rows], r_hi[seg_rows]
-    # the leaves lo..hi of each rendered range, cut into segments of equal spacing (at most LIMB_SEGMENT_CHORDS)
+    # each rendered range (leaves lo..hi) on one uniform grid of its finest spacing: every leaf of the row is
+    # 2^-level of an exposure knot interval, so the grid holds all its knots and the track, transmission and
+    # vignetting are the same piecewise-linear functions (one source instead of one per spacing change);
+    # ranges longer than LIMB_SEGMENT_CHORDS chords are cut into segments of at most that many
     n_leaf = hi - lo + 1
     leaf = np.repeat(lo, n_leaf) + (np.arange(n_leaf.sum()) - np.repeat(np.cumsum(n_leaf) - n_leaf, n_leaf))
-    new = np.ones(leaf.size, bool)
-    new[1:] = (lr[leaf[1:]] != lr[leaf[:-1]]) | (leaf[1:] != leaf[:-1] + 1) | (
-        np.abs(h[leaf[1:]] - h[leaf[:-1]]) > 1e-9 * np.maximum(h[leaf[1:]], h[leaf[:-1]]))
-    seg_id = np.cumsum(new) - 1
-    within = np.arange(leaf.size) - np.flatnonzero(new)[seg_id]
-    new |= (within % LIMB_SEGMENT_CHORDS == 0)
-    starts = np.flatnonzero(new)
-    seg_n = np.diff(np.append(starts, leaf.size))
-    first_knot = pos_leaf[leaf[starts]]
-    seg_h = h[leaf[starts]]
-    seg_t0 = kt[first_knot]
-    # grid points of every segment (CSR by segment): its knots (fraction 0 along the knot interval)
+    leaf_row = np.repeat(np.arange(seg_rows.size), n_leaf)
+    h_min = np.full(seg_rows.size, np.inf)
+    np.minimum.at(h_min, leaf_row, h[leaf])
+    m = np.maximum(np.rint(h[leaf] / h_min[leaf_row]).astype(np.int64), 1)  # fine steps per leaf
+    # grid points: m per leaf (fractions j/m along it), then the range's last knot (fraction 1 of leaf hi)
+    n_pts = np.bincount(leaf_row, weights=m, minlength=seg_rows.size).astype(np.int64) + 1
+    p_leaf = np.repeat(leaf, m)
+    j = np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m)
+    frac = j / np.repeat(m, m).astype(np.float64)
+    row_of_pt = np.repeat(np.arange(seg_rows.size), n_pts - 1)
+    pt_ptr = np.concatenate([[0], np.cumsum(n_pts)]).astype(np.int64)
+    gk = np.empty(pt_ptr[-1], np.int64)
+    gf = np.empty(pt_ptr[-1])
+    body = np.arange(row_of_pt.size) + row_of_pt  # position of each leaf point in the row-major grid
+    gk[body], gf[body] = pos_leaf[p_leaf], frac
+    gk[pt_ptr[1:] - 1], gf[pt_ptr[1:] - 1] = pos_leaf[hi], 1.0
+    # cut into segments of at most LIMB_SEGMENT_CHORDS chords (consecutive segments share their joint)
+    chords = n_pts - 1
+    per = -(-chords // LIMB_SEGMENT_CHORDS)
+    seg_of_row = np.repeat(np.arange(seg_rows.size), per)
+    s_idx = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
+    first = s_idx * LIMB_SEGMENT_CHORDS
+    seg_n = np.minimum(chords[seg_of_row] - first, LIMB_SEGMENT_CHORDS)
+    g0 = pt_ptr[seg_of_row] + first  # first grid point of each segment in the row-major grid
     g_ptr = np.concatenate([[0], np.cumsum(seg_n + 1)]).astype(np.int64)
     g_seg = np.repeat(np.arange(seg_n.size), seg_n + 1)
-    g_k = first_knot[g_seg] + (np.arange(g_ptr[-1]) - g_ptr[g_seg])
-    last_knot = g_k == ptr[1:][lr[leaf[starts]]][g_seg] - 1  # a row's last knot: interpolate from the left
-    g_k = np.where(last_knot, g_k - 1, g_k)
-    g_f = np.where(last_knot, 1.0, 0.0)
-    seg_of = lr[leaf[starts]]
-    out.update(seg_row=seg_of, seg_t0=seg_t0, seg_h=seg_h, seg_n=seg_n, seg_ptr=g_ptr, grid_k=g_k,
-               grid_f=g_f)
+    src = g0[g_seg] + (np.arange(g_ptr[-1]) - g_ptr[g_seg])
+    seg_h = h_min[seg_of_row]
+    seg_t0 = ta[lo][seg_of_row] + first * seg_h
+    out.update(seg_row=seg_rows[seg_of_row], seg_t0=seg_t0, seg_h=seg_h, seg_n=seg_n, seg_ptr=g_ptr, grid_k=gk[src],
+               grid_f=gf[src])
     return out
 
 
