@@ -173,8 +173,10 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         from ..sky.spectra import teff_from_bv
         reach = scenario.render.psf_extent_sigma * effective_sigma(
             max(s for _, s in camera.psf_mixture()) * (1.0 + max(camera.psf_field_growth, 0.0)))
+        limb_clock = _time.perf_counter()
         limb = limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff_from_bv(catalog.bv[index]), pole,
                            camera, x, y, scenario.render.knot_tolerance_px, reach)
+        timings["limb_optics_s"] = _time.perf_counter() - limb_clock
         x, y = limb["x"], limb["y"]  # refracted at 550 nm: the truth, and the tracks outside the limb windows
     in_frame = (x >= -0.5) & (x <= camera.width - 0.5) & (y >= -0.5) & (y <= camera.height - 0.5)
     unocculted = unocculted_at_knots(t, iv_ptr, iv_start, iv_stop)
@@ -263,6 +265,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
                 runs += trails.runs
                 image = trails.image if image is None else image + trails.image
             if limb is not None:
+                limb_clock = _time.perf_counter()
                 lp, ls, le = clip_intervals(iv_ptr_r, iv_start_r, iv_stop_r, t0, t1)
                 for b, batch in enumerate(limb_batches[0]):
                     seg = batch[0]
@@ -281,6 +284,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
                                 image[:, :, c] += part.image
                             else:
                                 image += part.image
+                timings["limb_render_s"] = timings.get("limb_render_s", 0.0) + _time.perf_counter() - limb_clock
             bar.update(int(rate_all.size))
             if airglow is not None:
                 image = image + airglow_rate(f, t0, t1) * (t1 - t0)
