@@ -115,7 +115,7 @@ def _emit_polyline(px, py, pt, pe, pf, n, rate, width, height, margin, star,
         dt = mt[i + 1] - mt[i]
         off = (max(mx[i], mx[i + 1]) < -margin or min(mx[i], mx[i + 1]) > width - 1 + margin
                or max(my[i], my[i + 1]) < -margin or min(my[i], my[i + 1]) > height - 1 + margin)
-        if off or length <= 0.0 or dt <= 0.0:
+        if off or length <= 0.0 or dt <= 0.0 or me[i + 1] <= me[i]:  # (no light: the illumination is zero)
             pending_cut = False
             if open_run:
                 run_last[nr] = nv - 1

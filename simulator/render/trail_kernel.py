@@ -10,8 +10,10 @@ where c is q's perpendicular distance from the line, s the arc-length coordinate
 S the run length, g the 1-D Gaussian density and Φ the normal CDF (erf along the chord, Gaussian across
 it). Inside a run, far from its ends, the bracket is 1 and only g(c) is needed, so the kernel steps along
 the run's dominant axis (one column, or one row, at a time), finds the local chord, and deposits the
-across-track profile, evaluating the erf bracket only within ``extent`` sigma of the run's ends.
+across-track profile, evaluating the along-track profile only within ``extent`` sigma of the run's ends.
 Neighbouring runs meet at a shared vertex where their brackets sum to one, so a trail is continuous.
+With a line density that varies (speed, illumination), λ is linear along each chord and the bracket
+generalises to (λ 1[0,S] * N(0, σ²))(s), in closed form (see _deposit_run).
 
 The pixel response is included by adding the variance of a unit box, 1/12 px², to the optical PSF
 (a Gaussian approximation of the pixel integral); the caller passes the combined sigma.
@@ -35,10 +37,15 @@ TAYLOR_KAPPA_MAX = 0.02
 STATIC_RUN_PX = 0.25
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
-# a joint's change of the line density (jump J plus change of slope Δm per pixel, electrons per pixel of the
-# stepping axis) below this fraction of the density is left out of the column totals: it would move at most
-# J / 2 + Δm / 12 electrons (the point-sampling error of a jump / kink)
-EVENT_TOL = 1e-9
+# a joint's change of the per-axis density (jump J plus change of slope Δm σ) below this fraction of the
+# density (times min(run length, σ) / σ) is left out of the column totals: it is point-sampled as before,
+# which moves at most J / 2 + Δm / 12 electrons (a jump / kink between columns); the small changes of speed
+# and vignetting from knot to knot stay below it, a city light's or the limb's changes of brightness do not
+EVENT_TOL = 1e-3
+# a change of the line density (J + Δm σ, per pixel of track) above this fraction of the density shapes the
+# pixels near it: interior columns within its reach take the blurred density per pixel (scaled to the
+# column's exact total) instead of the chord's linear profile
+SHAPE_TOL = 1e-2
 
 
 @njit(cache=True, inline="always")
@@ -54,6 +61,29 @@ def _chord_line(c, U, vlam0, vlam1):
     a = vlam0[c]
     b = vlam1[c]
     return a, b, (b - a) / abs(U[c + 1] - U[c])
+
+
+@njit(cache=True, inline="always")
+def _profile(s, chord, s_c, lam0, lam_ds, n_ev, ev_k, ev_s, ev_j, ev_dms, sigma, inv_sigma, reach):
+    """The line density blurred along the track by the PSF, (λ * N(0, σ²))(s), at arc length s of the run:
+    the owning chord's line plus the density changes (ev_*) within reach (see _deposit_run)."""
+    dens = lam0 + lam_ds * (s - s_c)
+    for e in range(n_ev):
+        d = s - ev_s[e]
+        if ev_k[e] > chord:
+            if d <= -reach:
+                continue
+            z = d * inv_sigma
+            sign = 1.0
+        else:
+            if d >= reach:
+                continue
+            z = -d * inv_sigma
+            sign = -1.0
+        cdf = 0.5 * math.erfc(-z * _INV_SQRT2)
+        pdf = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+        dens += sign * ev_j[e] * cdf + ev_dms[e] * sigma * (z * cdf + pdf)
+    return dens
 
 
 @njit(cache=True, error_model="numpy")
@@ -83,8 +113,12 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
     run's ends) adds J Φ(d/σ) + Δm σ ψ(d/σ) (d the signed distance past it, ψ(z) = z Φ(z) + φ(z)). Sampled
     at the columns this sums to the run's electrons (Poisson summation of a smooth function), whatever the
     chords' lengths, speeds or illumination. Inside the run each column deposits exactly that total,
-    spread along the track by the local slope of the density; near a tapered end the column's pixels take
-    the erf-bracketed line density and are scaled to that total.
+    spread along the track by the chord's slope of λ. Near a tapered end, and near a change of λ above
+    SHAPE_TOL, each pixel takes the line density blurred along the track, (λ * N(0, σ²))(s) at its arc
+    length s (the same closed form in arc length; at a run's end it is the erf bracket with λ's slope),
+    and the column is scaled to its exact total. Near a cut the pixels take that profile unscaled. (On a
+    curving track the column totals near a tapered end hold the change of 1 / cos along the arc; elsewhere
+    the pixels' curvature terms hold it, and the smoothing is of λ alone.)
     """
     height, width, n_ch = image.shape
     if axis == 0:
@@ -109,8 +143,13 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
     ev_tau = np.empty(n_vert)
     ev_j = np.empty(n_vert)
     ev_dm = np.empty(n_vert)
-    ev_jg = np.empty(n_vert)
-    ev_dmg = np.empty(n_vert)
+    ev_s = np.empty(n_vert)
+    ev_dms = np.empty(n_vert)
+    ev_shape = np.empty(n_vert, dtype=np.bool_)
+    evg_k = np.empty(n_vert, dtype=np.int64)
+    evg_tau = np.empty(n_vert)
+    evg_j = np.empty(n_vert)
+    evg_dm = np.empty(n_vert)
     buf = np.empty(0)
     total = 0.0
     updates = 0
@@ -121,7 +160,6 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
         inv_two_var = 1.0 / (2.0 * sigma * sigma)
         inv_sigma = 1.0 / sigma
         norm = _INV_SQRT_2PI / sigma
-        inv_sig_sqrt2 = 1.0 / (sigma * _SQRT2)
         du = U[chord + 1] - U[chord]
         dw = Wc[chord + 1] - Wc[chord]
         length = math.sqrt(du * du + dw * dw)
@@ -160,59 +198,9 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
         lam0 = vlam0[chord]
         lam_ds = (vlam1[chord] - lam0) / length
         line_a, _, line_m = _chord_line(chord, U, vlam0, vlam1)
-        inv_cos = (vs[chord + 1] - vs[chord]) / abs(du)  # as for the events below (they cancel at a short run's ends)
+        s_c = vs[chord] - s0
+        inv_cos = (vs[chord + 1] - vs[chord]) / abs(du)  # as for the joints below (they cancel at a short run)
         tau_c = step * U[chord]
-        # density changes that can reach this chord's columns (|d| < reach, the columns extend reach + 1
-        # beyond the run's ends); those too small to matter are left out (J + Δm below 1e-9 of the density)
-        n_ev = 0
-        tau_lo = tau_c - reach - 2.0
-        tau_hi = step * U[chord + 1] + reach + 2.0
-        k = chord
-        while k >= first and step * U[k] >= tau_lo:
-            k -= 1
-        k += 1
-        while k <= last and step * U[k] <= tau_hi:
-            # J, Δm of the line density and (g) of the density per pixel of the axis, λ / cos
-            ej = 0.0
-            edm = 0.0
-            ejg = 0.0
-            edmg = 0.0
-            keep = False
-            if k == first:
-                if not cut_start:
-                    ej, _, edm = _chord_line(k, U, vlam0, vlam1)
-                    g = (vs[k + 1] - vs[k]) / abs(U[k + 1] - U[k])
-                    ejg = ej * g
-                    edmg = edm * g
-                    keep = True
-            elif k == last:
-                if not cut_end:
-                    _, ej, edm = _chord_line(k - 1, U, vlam0, vlam1)
-                    g = (vs[k] - vs[k - 1]) / abs(U[k] - U[k - 1])
-                    ej = -ej
-                    edm = -edm
-                    ejg = ej * g
-                    edmg = edm * g
-                    keep = True
-            else:
-                pa, pb, pm = _chord_line(k - 1, U, vlam0, vlam1)
-                na, nb, nm = _chord_line(k, U, vlam0, vlam1)
-                gp = (vs[k] - vs[k - 1]) / abs(U[k] - U[k - 1])
-                gn = (vs[k + 1] - vs[k]) / abs(U[k + 1] - U[k])
-                ej = na - pb
-                edm = nm - pm
-                ejg = na * gn - pb * gp
-                edmg = nm * gn - pm * gp
-                keep = abs(ejg) + abs(edmg) > EVENT_TOL * max(abs(na), abs(pb)) * max(gn, gp)
-            if keep:
-                ev_k[n_ev] = k
-                ev_tau[n_ev] = step * U[k]
-                ev_j[n_ev] = ej
-                ev_dm[n_ev] = edm
-                ev_jg[n_ev] = ejg
-                ev_dmg[n_ev] = edmg
-                n_ev += 1
-            k += 1
         static_norm = 1.0
         if run_length < STATIC_RUN_PX:
             # a (nearly) static star: its column totals are point samples of a Gaussian along the axis too
@@ -242,7 +230,77 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
         alias2 = alias1 * alias1 * alias1 * alias1
         aliased = alias1 > 1e-7
         tau2 = sigma * sigma / (cos_f * cos_f)
+        # density changes that can reach this chord's columns and pixels (within reach of the farthest
+        # pixel's arc length; the columns extend reach + 1 beyond the run's ends); joints whose change is
+        # below EVENT_TOL of the density are left out
+        n_ev = 0
+        n_evg = 0
+        s_margin = 2.0 * reach + half * abs(sin_f) + 3.0
+        k = chord
+        while k >= first and vs[k] >= vs[chord] - s_margin:
+            k -= 1
+        k += 1
+        while k <= last and vs[k] <= vs[chord + 1] + s_margin:
+            # J, Δm of the line density (Δm per pixel of the axis; edms per pixel of track)
+            ej = 0.0
+            edm = 0.0
+            edms = 0.0
+            keep = False
+            # and of the density per pixel of the axis, λ r (r = 1 / cos of each chord), for the exact
+            # column totals (every joint: on a curving track r changes at each)
+            ejg = 0.0
+            edmg = 0.0
+            if k == first:
+                if not cut_start:
+                    ej, _, edm = _chord_line(k, U, vlam0, vlam1)
+                    edms = (vlam1[k] - vlam0[k]) / (vs[k + 1] - vs[k])
+                    g = (vs[k + 1] - vs[k]) / abs(U[k + 1] - U[k])
+                    ejg = ej * g
+                    edmg = edm * g
+                    keep = True
+            elif k == last:
+                if not cut_end:
+                    _, ej, edm = _chord_line(k - 1, U, vlam0, vlam1)
+                    edms = -(vlam1[k - 1] - vlam0[k - 1]) / (vs[k] - vs[k - 1])
+                    ej = -ej
+                    edm = -edm
+                    g = (vs[k] - vs[k - 1]) / abs(U[k] - U[k - 1])
+                    ejg = ej * g
+                    edmg = edm * g
+                    keep = True
+            else:
+                pa, pb, pm = _chord_line(k - 1, U, vlam0, vlam1)
+                na, nb, nm = _chord_line(k, U, vlam0, vlam1)
+                ej = na - pb
+                edm = nm - pm
+                edms = (nb - na) / (vs[k + 1] - vs[k]) - (pb - pa) / (vs[k] - vs[k - 1])
+                gp = (vs[k] - vs[k - 1]) / abs(U[k] - U[k - 1])
+                gn = (vs[k + 1] - vs[k]) / abs(U[k + 1] - U[k])
+                ejg = na * gn - pb * gp
+                edmg = nm * gn - pm * gp
+                # a change left out leaks ~ (J + Δm σ) σ electrons (its column terms and the mismatch between
+                # the owner's line and the far end), against the run's λ S
+                keep = ((abs(ej) + abs(edm) * sigma) * max(sigma, 1.0)
+                        > EVENT_TOL * max(abs(na), abs(pb)) * min(run_length, sigma))
+            if ejg != 0.0 or edmg != 0.0:
+                evg_k[n_evg] = k
+                evg_tau[n_evg] = step * U[k]
+                evg_j[n_evg] = ejg
+                evg_dm[n_evg] = edmg
+                n_evg += 1
+            if keep:
+                ev_k[n_ev] = k
+                ev_tau[n_ev] = step * U[k]
+                ev_j[n_ev] = ej
+                ev_dm[n_ev] = edm
+                ev_s[n_ev] = vs[k] - s0
+                ev_dms[n_ev] = edms
+                ev_shape[n_ev] = (k == first or k == last
+                                  or abs(ej) + abs(edms) * sigma > SHAPE_TOL * max(abs(vlam1[k - 1]), abs(vlam0[k])))
+                n_ev += 1
+            k += 1
         n_full = int(2.0 * half) + 3
+        shape_reach = reach + half * abs(sin_f) + 1.0
         if n_full > buf.shape[0]:
             buf = np.empty(n_full + 8)
         for u_c in range(u0, u1 + 1):
@@ -261,15 +319,15 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
             near_cut = not interior and ((cut_start and s_line < end_zone)
                                          or (cut_end and s_line > run_length - end_zone))
             renorm = near_taper and not near_cut
-            # the column's line density smoothed along the axis as the column sums smooth it, in closed form:
-            # per pixel of the axis (the column's exact total, with the change of 1 / cos_f along a curving
-            # track) where the column is scaled to it, else per pixel of track (the pixels' curvature terms
-            # hold the geometry)
+            if interior:
+                for e in range(n_ev):
+                    if ev_shape[e] and abs(ev_s[e] - s_line) < shape_reach:
+                        renorm = True
+                        break
+            # the column's line density smoothed along the axis as the column sums smooth it, in closed form,
+            # and its slope along the axis
             tau = step * u_c
-            if renorm:
-                col_t = (line_a + line_m * (tau - tau_c)) * inv_cos
-            else:
-                col_t = line_a + line_m * (tau - tau_c)
+            col_t = line_a + line_m * (tau - tau_c)
             for e in range(n_ev):
                 d = tau - ev_tau[e]
                 if ev_k[e] > chord:
@@ -284,16 +342,33 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                     sign = -1.0
                 cdf = 0.5 * math.erfc(-z * _INV_SQRT2)
                 pdf = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
-                if renorm:
-                    col_t += sign * ev_jg[e] * cdf + ev_dmg[e] * sigma * (z * cdf + pdf)
-                else:
-                    col_t += sign * ev_j[e] * cdf + ev_dm[e] * sigma * (z * cdf + pdf)
+                col_t += sign * ev_j[e] * cdf + ev_dm[e] * sigma * (z * cdf + pdf)
+            if renorm:
+                # the column's exact total per pixel of the axis: λ r smoothed, r = 1 / cos = ds / du constant
+                # along each chord and changing at every joint of a curving track
+                col_t = (line_a + line_m * (tau - tau_c)) * inv_cos
+                for e in range(n_evg):
+                    d = tau - evg_tau[e]
+                    if evg_k[e] > chord:
+                        if d <= -reach:
+                            continue
+                        z = d * inv_sigma
+                        sign = 1.0
+                    else:
+                        if d >= reach:
+                            continue
+                        z = -d * inv_sigma
+                        sign = -1.0
+                    cdf = 0.5 * math.erfc(-z * _INV_SQRT2)
+                    pdf = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+                    col_t += sign * evg_j[e] * cdf + evg_dm[e] * sigma * (z * cdf + pdf)
             col_t *= static_norm
             if not (col_t > 0.0 or near_cut):
                 continue
             if renorm:
-                # a column near a tapered end: the pixels take the erf-bracketed line density of the chord,
-                # then the column is scaled to its exact total (all its rows, in the band or not)
+                # a column near a tapered end, or near a marked change of the density: the pixels take the
+                # blurred line density at their arc length (which tapers at the end), then the column is
+                # scaled to its exact total (all its rows, in the band or not)
                 col_sum = 0.0
                 for w in range(w_full_lo, w_full_hi + 1):
                     delta = w - w_line
@@ -308,10 +383,10 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                         if curved:
                             s = s_line + along + a_m * (1.0 / max(1.0 - kappa * c_n, 0.25) - 1.0)
                         if -reach <= s <= run_length + reach:
-                            dens = lam0 + lam_ds * (s - (vs[chord] - s0))
+                            dens = _profile(s, chord, s_c, lam0, lam_ds, n_ev, ev_k, ev_s, ev_j, ev_dms, sigma,
+                                            inv_sigma, reach)
                             if dens > 0.0:
-                                value = dens * math.exp(-c_n * c_n * inv_two_var) * 0.5 * (
-                                    math.erfc((s - run_length) * inv_sig_sqrt2) - math.erfc(s * inv_sig_sqrt2))
+                                value = dens * math.exp(-c_n * c_n * inv_two_var)
                                 if curved:
                                     value *= _curvature_factor(kappa * c_n)
                     buf[w - w_full_lo] = value
@@ -341,14 +416,8 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
             along_max = (half + 1.0) * abs(sin_f) + 1e-300
             if abs(col_slope) * along_max > col_norm:
                 col_slope = math.copysign(col_norm / along_max, col_slope)
-            if near_cut:
-                # within reach of a cut, where the neighbouring run (stepping along the other axis) takes over:
-                # the column's total here would count the track beyond the cut as the last chord's line, so
-                # the pixels take the chord's own line density (with the erf bracket of a tapered end, for a
-                # short run with a tapered end within reach too), pixel by pixel, as below
-                col_norm = norm * (lam0 + lam_ds * (s_line - (vs[chord] - s0)))
-                col_slope = norm * lam_ds
             mean_delta = 0.0
+            alias_sum = 1.0
             if aliased:
                 phase = 2.0 * math.pi * w_line
                 alias_sum = 1.0 + 2.0 * alias1 * math.cos(phase) + 2.0 * alias2 * math.cos(2.0 * phase)
@@ -435,6 +504,9 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 total += col_total
                 updates += n_w
                 continue
+            pix_norm = norm
+            if aliased:
+                pix_norm /= alias_sum
             for w in range(w_lo, w_hi + 1):
                 delta = w - w_line
                 along = delta * sin_f  # along-track offset of the pixel from the column's track point
@@ -454,7 +526,11 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                     s = s_line + along + a_m * (1.0 / max(1.0 - kappa * c_n, 0.25) - 1.0)
                 if s < -reach or s > run_length + reach:
                     continue
-                pix = col_norm + col_slope * (s - s_line - mean_delta * sin_f)
+                # within reach of a cut (where the neighbouring run, stepping along the other axis, takes
+                # over; the column's total would count the track beyond the cut as the last chord's line)
+                # or on a sharp bend: the blurred line density at the pixel's arc length
+                pix = pix_norm * _profile(s, chord, s_c, lam0, lam_ds, n_ev, ev_k, ev_s, ev_j, ev_dms, sigma,
+                                          inv_sigma, reach)
                 if pix <= 0.0:
                     continue
                 value = pix * math.exp(-c_n * c_n * inv_two_var)
@@ -471,17 +547,6 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                     if cut_end and s > run_length - reach:
                         if (qx - vx[last]) * cuts[2] + (qy - vy[last]) * cuts[3] >= 0.0:
                             continue
-                    # the erf bracket Phi((S - s)/sigma) - Phi(-s/sigma) of the exact chord integral, with
-                    # a cut end contributing no tail (the neighbouring run takes over there); only a short
-                    # run with a tapered end and a cut end within reach of one column gets here with a
-                    # tapered end (otherwise that column is scaled to its exact total above)
-                    if near_taper:
-                        if not cut_start and not cut_end:
-                            value *= 0.5 * (math.erfc((s - run_length) * inv_sig_sqrt2) - math.erfc(s * inv_sig_sqrt2))
-                        elif not cut_start:
-                            value *= 1.0 - 0.5 * math.erfc(s * inv_sig_sqrt2)
-                        elif not cut_end:
-                            value *= 1.0 - 0.5 * math.erfc((run_length - s) * inv_sig_sqrt2)
                 if axis == 0:
                     for ch in range(n_ch):
                         image[w, u_c, ch] += value * weights[ch]
