@@ -51,6 +51,9 @@ LIMB_WAVELENGTH_M = 550e-9  # the grey transmission, the truth's x, y and a mono
 LIMB_TRANSMISSION_TOLERANCE = 1e-3  # midpoint transmission vs the chord's mean (of the unit peak)
 LIMB_MAX_LEVELS = 10  # a knot interval of the exposure is halved at most this often for a limb star
 LIMB_SEGMENT_CHORDS = 256  # longest segment (chords) rendered as one source
+LIMB_RUN_CHORDS = 16.0  # a limb star's pieces of different spacing are joined while that adds fewer chords (a run costs
+# about as much as this many chords in the trail kernel: Pettit limb windows 24 s at 0 (one piece per spacing),
+# 27 s at infinity (one per star), 21-23 s at 8-32, measured on a loaded 2-core machine)
 # a knot interval of the exposure whose transmission (every channel, both ends) is at least 1 − this is
 # rendered with the other stars on the exposure's knots (transmission 1, the 550 nm track): the channels'
 # tracks are within 1e-5 px of it there (Pettit: < 3e-6 px)
@@ -397,6 +400,40 @@ def _midpoint_fails(va, vb, vm, nb, camera, tol_px):
     return (t_err > LIMB_TRANSMISSION_TOLERANCE) | p_bad
 
 
+@njit(cache=True)
+def _join_pieces(rng, h, run_chords):
+    """First leaf of each piece: leaves (in order; rng [L] their rendered range, h [L] their spacing) are cut
+    where the range or the spacing changes; a run of equal spacing joins the piece before it (rendered on the
+    finer of the two spacings) when that adds fewer than ``run_chords`` chords to rendering them apart."""
+    n = h.size
+    start = np.empty(n, np.int64)
+    p = 0
+    i = 0
+    g_span = 0.0
+    g_h = 1.0
+    while i < n:
+        j = i + 1  # the run of equal spacing i..j-1
+        while j < n and rng[j] == rng[i] and abs(h[j] - h[i]) <= 1e-9 * max(h[j], h[i]):
+            j += 1
+        span = 0.0
+        for k in range(i, j):
+            span += h[k]
+        if p > 0 and rng[start[p - 1]] == rng[i]:
+            joined = (g_span + span) / min(g_h, h[i])
+            apart = g_span / g_h + span / h[i] + run_chords
+            if joined <= apart:
+                g_span += span
+                g_h = min(g_h, h[i])
+                i = j
+                continue
+        start[p] = i
+        p += 1
+        g_span = span
+        g_h = h[i]
+        i = j
+    return start[:p]
+
+
 def _knots_and_segments(final, n_rows, nb, exposure_step):
     """Each row's knots (CSR) from its leaves, and the segments that render them.
 
@@ -443,22 +480,29 @@ def _knots_and_segments(final, n_rows, nb, exposure_step):
     r_lo, r_hi = first_last(~flat & ~dark)
     seg_rows = np.flatnonzero(r_hi >= 0)
     lo, hi = r_lo[seg_rows], r_hi[seg_rows]
-    # each rendered range (leaves lo..hi) on one uniform grid of its finest spacing: every leaf of the row is
-    # 2^-level of an exposure knot interval, so the grid holds all its knots and the track, transmission and
-    # vignetting are the same piecewise-linear functions (one source instead of one per spacing change);
-    # ranges longer than LIMB_SEGMENT_CHORDS chords are cut into segments of at most that many
     n_leaf = hi - lo + 1
     leaf = np.repeat(lo, n_leaf) + (np.arange(n_leaf.sum()) - np.repeat(np.cumsum(n_leaf) - n_leaf, n_leaf))
-    leaf_row = np.repeat(np.arange(seg_rows.size), n_leaf)
-    h_min = np.full(seg_rows.size, np.inf)
+    # pieces: each rendered range is cut where its spacing changes, and neighbouring pieces are joined (on the
+    # finer spacing) while that costs fewer than LIMB_RUN_CHORDS extra chords; each piece is rendered on one
+    # uniform grid of its finest spacing: every leaf of the row is 2^-level of an exposure knot interval, so
+    # the grid holds all its knots and the track, transmission and vignetting are the same piecewise-linear
+    # functions. Pieces longer than LIMB_SEGMENT_CHORDS chords are cut into segments of at most that many.
+    leaf_range = np.repeat(np.arange(seg_rows.size), n_leaf)
+    piece_start = _join_pieces(leaf_range, h[leaf], float(LIMB_RUN_CHORDS))
+    piece_row = seg_rows[leaf_range[piece_start]]
+    n_leaf = np.diff(np.append(piece_start, leaf.size))
+    hi = leaf[piece_start + n_leaf - 1]
+    lo = leaf[piece_start]
+    leaf_row = np.repeat(np.arange(piece_row.size), n_leaf)
+    h_min = np.full(piece_row.size, np.inf)
     np.minimum.at(h_min, leaf_row, h[leaf])
     m = np.maximum(np.rint(h[leaf] / h_min[leaf_row]).astype(np.int64), 1)  # fine steps per leaf
     # grid points: m per leaf (fractions j/m along it), then the range's last knot (fraction 1 of leaf hi)
-    n_pts = np.bincount(leaf_row, weights=m, minlength=seg_rows.size).astype(np.int64) + 1
+    n_pts = np.bincount(leaf_row, weights=m, minlength=piece_row.size).astype(np.int64) + 1
     p_leaf = np.repeat(leaf, m)
     j = np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m)
     frac = j / np.repeat(m, m).astype(np.float64)
-    row_of_pt = np.repeat(np.arange(seg_rows.size), n_pts - 1)
+    row_of_pt = np.repeat(np.arange(piece_row.size), n_pts - 1)
     pt_ptr = np.concatenate([[0], np.cumsum(n_pts)]).astype(np.int64)
     gk = np.empty(pt_ptr[-1], np.int64)
     gf = np.empty(pt_ptr[-1])
@@ -468,7 +512,7 @@ def _knots_and_segments(final, n_rows, nb, exposure_step):
     # cut into segments of at most LIMB_SEGMENT_CHORDS chords (consecutive segments share their joint)
     chords = n_pts - 1
     per = -(-chords // LIMB_SEGMENT_CHORDS)
-    seg_of_row = np.repeat(np.arange(seg_rows.size), per)
+    seg_of_row = np.repeat(np.arange(piece_row.size), per)
     s_idx = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
     first = s_idx * LIMB_SEGMENT_CHORDS
     seg_n = np.minimum(chords[seg_of_row] - first, LIMB_SEGMENT_CHORDS)
@@ -478,7 +522,7 @@ def _knots_and_segments(final, n_rows, nb, exposure_step):
     src = g0[g_seg] + (np.arange(g_ptr[-1]) - g_ptr[g_seg])
     seg_h = h_min[seg_of_row]
     seg_t0 = ta[lo][seg_of_row] + first * seg_h
-    out.update(seg_row=seg_rows[seg_of_row], seg_t0=seg_t0, seg_h=seg_h, seg_n=seg_n, seg_ptr=g_ptr, grid_k=gk[src],
+    out.update(seg_row=piece_row[seg_of_row], seg_t0=seg_t0, seg_h=seg_h, seg_n=seg_n, seg_ptr=g_ptr, grid_k=gk[src],
                grid_f=gf[src])
     return out
 
