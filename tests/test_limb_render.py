@@ -297,7 +297,7 @@ def test_table_arrays_reproduce_the_atmosphere_functions():
     np.testing.assert_allclose(tr, atm_mod.transmission(h, distance_km=d), rtol=0, atol=1e-9)
     hg = np.linspace(-40.0, 140.0, 901)
     got = np.array([limb_rays.solve_ray(v, 2200.0, cb, ce, x0, dx, n, 0.0, atm_mod.TABLE_TOP_KM,
-                                        atm_mod.EARTH_RADIUS_KM, 1e-9) for v in hg])
+                                        atm_mod.EARTH_RADIUS_KM, 1e-9, v) for v in hg])
     h_ref, e_ref = atm_mod.ray_tangent_altitude(hg, 2200.0)
     np.testing.assert_array_equal(np.isnan(got[:, 0]), np.isnan(h_ref))
     np.testing.assert_allclose(got[:, 0], h_ref, rtol=0, atol=1e-9)

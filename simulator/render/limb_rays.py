@@ -52,15 +52,15 @@ def _eps_and_slope(cb, ce, x0, dx, n, h):
 
 
 @njit(cache=True, error_model="numpy")
-def solve_ray(hg, d, cb, ce, x0, dx, n, lo_h, top, radius, tol):
+def solve_ray(hg, d, cb, ce, x0, dx, n, lo_h, top, radius, tol, x_start):
     """(h_ray, ε) of the bent ray for a straight line of tangent altitude hg <= top at distance d
-    (atmosphere.ray_tangent_altitude for one pair; NaN, NaN where hidden)."""
+    (atmosphere.ray_tangent_altitude for one pair, started at x_start (hg there); NaN, NaN where hidden)."""
     target = radius + hg
     eps, deps, b, dbdh = _eps_and_slope(cb, ce, x0, dx, n, lo_h)
     if _rho(eps, b, d) - target > 0.0:
         return _NAN, _NAN
     lo, hi = lo_h, top
-    x = min(max(hg, lo_h), top)
+    x = min(max(x_start, lo_h), top)
     for _ in range(100):
         eps, deps, b, dbdh = _eps_and_slope(cb, ce, x0, dx, n, x)
         f = _rho(eps, b, d) - target
@@ -200,7 +200,9 @@ def pair_optics_kernel(pos, rot, beta, geo, natural, node, frac, rot_pole, exact
         nu = math.sqrt(ux * ux + uy * uy + uz * uz)
         ux, uy, uz = ux / nu, uy / nu, uz / nu
         for b in range(nb):
-            hr, ep = solve_ray(hg, d, cb[b], ce[b], x0, dx, n, lo_h, top, radius, tol)
+            # the other wavelengths start from the first one's ray (a few iterations fewer)
+            start = h_ray[p, 0] if b > 0 and np.isfinite(h_ray[p, 0]) else hg
+            hr, ep = solve_ray(hg, d, cb[b], ce[b], x0, dx, n, lo_h, top, radius, tol, start)
             h_ray[p, b] = hr
             if b == 0:
                 trans[p, b] = grey_transmission(hr, d, cbp, cep, clap, tau_p, x0, dx, n, bottom, top)
