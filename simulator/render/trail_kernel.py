@@ -64,11 +64,11 @@ def _chord_line(c, U, vlam0, vlam1):
 
 
 @njit(cache=True, inline="always")
-def _profile(s, chord, s_c, lam0, lam_ds, n_ev, ev_k, ev_s, ev_j, ev_dms, sigma, inv_sigma, reach):
+def _profile(s, chord, s_c, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms, sigma, inv_sigma, reach):
     """The line density blurred along the track by the PSF, (λ * N(0, σ²))(s), at arc length s of the run:
     the owning chord's line plus the density changes (ev_*) within reach (see _deposit_run)."""
     dens = lam0 + lam_ds * (s - s_c)
-    for e in range(n_ev):
+    for e in range(e_a, e_b):
         d = s - ev_s[e]
         if ev_k[e] > chord:
             if d <= -reach:
@@ -146,11 +146,59 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
     ev_s = np.empty(n_vert)
     ev_dms = np.empty(n_vert)
     ev_shape = np.empty(n_vert, dtype=np.bool_)
-    evg_k = np.empty(n_vert, dtype=np.int64)
-    evg_tau = np.empty(n_vert)
-    evg_j = np.empty(n_vert)
-    evg_dm = np.empty(n_vert)
     buf = np.empty(0)
+    # the density changes near the piece, once: joints whose change is above EVENT_TOL (J, Δm per pixel of
+    # the axis, Δm per pixel of track) and the run's tapered ends, in order along the run
+    sig_max = 0.0
+    for c in range(chord_lo, chord_hi):
+        sig_max = max(sig_max, vsig[c])
+    s_win = 2.0 * extent * sig_max + 1.7 * extent * sig_max + 8.0
+    k_lo = chord_lo
+    while k_lo > first and vs[k_lo] > vs[chord_lo] - s_win:
+        k_lo -= 1
+    k_hi = chord_hi
+    while k_hi < last and vs[k_hi] < vs[chord_hi] + s_win:
+        k_hi += 1
+    n_ev = 0
+    for k in range(k_lo, k_hi + 1):
+        ej = 0.0
+        edm = 0.0
+        edms = 0.0
+        keep = False
+        if k == first:
+            if not cut_start:
+                ej, _, edm = _chord_line(k, U, vlam0, vlam1)
+                edms = (vlam1[k] - vlam0[k]) / (vs[k + 1] - vs[k])
+                keep = True
+        elif k == last:
+            if not cut_end:
+                _, ej, edm = _chord_line(k - 1, U, vlam0, vlam1)
+                edms = -(vlam1[k - 1] - vlam0[k - 1]) / (vs[k] - vs[k - 1])
+                ej = -ej
+                edm = -edm
+                keep = True
+        else:
+            pa, pb, pm = _chord_line(k - 1, U, vlam0, vlam1)
+            na, nb, nm = _chord_line(k, U, vlam0, vlam1)
+            ej = na - pb
+            edm = nm - pm
+            edms = (nb - na) / (vs[k + 1] - vs[k]) - (pb - pa) / (vs[k] - vs[k - 1])
+            # a change left out leaks ~ (J + Δm σ) σ electrons (its column terms and the mismatch between
+            # the owner's line and the far end), against the run's λ S
+            keep = ((abs(ej) + abs(edm) * sig_max) * max(sig_max, 1.0)
+                    > EVENT_TOL * max(abs(na), abs(pb)) * min(run_length, sig_max))
+        if keep:
+            ev_k[n_ev] = k
+            ev_tau[n_ev] = step * U[k]
+            ev_j[n_ev] = ej
+            ev_dm[n_ev] = edm
+            ev_s[n_ev] = vs[k] - s0
+            ev_dms[n_ev] = edms
+            ev_shape[n_ev] = (k == first or k == last
+                              or abs(ej) + abs(edms) * sig_max > SHAPE_TOL * max(abs(vlam1[k - 1]), abs(vlam0[k])))
+            n_ev += 1
+    e_a = 0
+    e_b = 0
     total = 0.0
     updates = 0
     for chord in range(chord_lo, chord_hi):
@@ -199,7 +247,12 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
         lam_ds = (vlam1[chord] - lam0) / length
         line_a, _, line_m = _chord_line(chord, U, vlam0, vlam1)
         s_c = vs[chord] - s0
-        inv_cos = (vs[chord + 1] - vs[chord]) / abs(du)  # as for the joints below (they cancel at a short run)
+        # 1 / cos of the chord (ds / du), and its slope along the axis on a curving track: with the tangent's
+        # angle phi to the axis turning at kappa per pixel of track (in the (u, w) frame: -kappa for axis 1),
+        # d(1 / |cos phi|) / dtau = step sin_f kappa_uw / cos_f^3
+        inv_cos = (vs[chord + 1] - vs[chord]) / abs(du)
+        kappa_uw = vkappa[chord] if axis == 0 else -vkappa[chord]
+        inv_cos_slope = step * sin_f * kappa_uw / (cos_f * cos_f * cos_f)
         tau_c = step * U[chord]
         static_norm = 1.0
         if run_length < STATIC_RUN_PX:
@@ -230,75 +283,15 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
         alias2 = alias1 * alias1 * alias1 * alias1
         aliased = alias1 > 1e-7
         tau2 = sigma * sigma / (cos_f * cos_f)
-        # density changes that can reach this chord's columns and pixels (within reach of the farthest
-        # pixel's arc length; the columns extend reach + 1 beyond the run's ends); joints whose change is
-        # below EVENT_TOL of the density are left out
-        n_ev = 0
-        n_evg = 0
+        # the density changes that can reach this chord's columns and pixels (within reach of the farthest
+        # pixel's arc length; the columns extend reach + 1 beyond the run's ends): a window of the list
         s_margin = 2.0 * reach + half * abs(sin_f) + 3.0
-        k = chord
-        while k >= first and vs[k] >= vs[chord] - s_margin:
-            k -= 1
-        k += 1
-        while k <= last and vs[k] <= vs[chord + 1] + s_margin:
-            # J, Δm of the line density (Δm per pixel of the axis; edms per pixel of track)
-            ej = 0.0
-            edm = 0.0
-            edms = 0.0
-            keep = False
-            # and of the density per pixel of the axis, λ r (r = 1 / cos of each chord), for the exact
-            # column totals (every joint: on a curving track r changes at each)
-            ejg = 0.0
-            edmg = 0.0
-            if k == first:
-                if not cut_start:
-                    ej, _, edm = _chord_line(k, U, vlam0, vlam1)
-                    edms = (vlam1[k] - vlam0[k]) / (vs[k + 1] - vs[k])
-                    g = (vs[k + 1] - vs[k]) / abs(U[k + 1] - U[k])
-                    ejg = ej * g
-                    edmg = edm * g
-                    keep = True
-            elif k == last:
-                if not cut_end:
-                    _, ej, edm = _chord_line(k - 1, U, vlam0, vlam1)
-                    edms = -(vlam1[k - 1] - vlam0[k - 1]) / (vs[k] - vs[k - 1])
-                    ej = -ej
-                    edm = -edm
-                    g = (vs[k] - vs[k - 1]) / abs(U[k] - U[k - 1])
-                    ejg = ej * g
-                    edmg = edm * g
-                    keep = True
-            else:
-                pa, pb, pm = _chord_line(k - 1, U, vlam0, vlam1)
-                na, nb, nm = _chord_line(k, U, vlam0, vlam1)
-                ej = na - pb
-                edm = nm - pm
-                edms = (nb - na) / (vs[k + 1] - vs[k]) - (pb - pa) / (vs[k] - vs[k - 1])
-                gp = (vs[k] - vs[k - 1]) / abs(U[k] - U[k - 1])
-                gn = (vs[k + 1] - vs[k]) / abs(U[k + 1] - U[k])
-                ejg = na * gn - pb * gp
-                edmg = nm * gn - pm * gp
-                # a change left out leaks ~ (J + Δm σ) σ electrons (its column terms and the mismatch between
-                # the owner's line and the far end), against the run's λ S
-                keep = ((abs(ej) + abs(edm) * sigma) * max(sigma, 1.0)
-                        > EVENT_TOL * max(abs(na), abs(pb)) * min(run_length, sigma))
-            if ejg != 0.0 or edmg != 0.0:
-                evg_k[n_evg] = k
-                evg_tau[n_evg] = step * U[k]
-                evg_j[n_evg] = ejg
-                evg_dm[n_evg] = edmg
-                n_evg += 1
-            if keep:
-                ev_k[n_ev] = k
-                ev_tau[n_ev] = step * U[k]
-                ev_j[n_ev] = ej
-                ev_dm[n_ev] = edm
-                ev_s[n_ev] = vs[k] - s0
-                ev_dms[n_ev] = edms
-                ev_shape[n_ev] = (k == first or k == last
-                                  or abs(ej) + abs(edms) * sigma > SHAPE_TOL * max(abs(vlam1[k - 1]), abs(vlam0[k])))
-                n_ev += 1
-            k += 1
+        while e_a < n_ev and ev_s[e_a] < vs[chord] - s0 - s_margin:
+            e_a += 1
+        if e_b < e_a:
+            e_b = e_a
+        while e_b < n_ev and ev_s[e_b] <= vs[chord + 1] - s0 + s_margin:
+            e_b += 1
         n_full = int(2.0 * half) + 3
         shape_reach = reach + half * abs(sin_f) + 1.0
         if n_full > buf.shape[0]:
@@ -320,7 +313,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                                          or (cut_end and s_line > run_length - end_zone))
             renorm = near_taper and not near_cut
             if interior:
-                for e in range(n_ev):
+                for e in range(e_a, e_b):
                     if ev_shape[e] and abs(ev_s[e] - s_line) < shape_reach:
                         renorm = True
                         break
@@ -328,7 +321,8 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
             # and its slope along the axis
             tau = step * u_c
             col_t = line_a + line_m * (tau - tau_c)
-            for e in range(n_ev):
+            col_tp = line_m
+            for e in range(e_a, e_b):
                 d = tau - ev_tau[e]
                 if ev_k[e] > chord:
                     if d <= -reach:
@@ -343,25 +337,11 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 cdf = 0.5 * math.erfc(-z * _INV_SQRT2)
                 pdf = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
                 col_t += sign * ev_j[e] * cdf + ev_dm[e] * sigma * (z * cdf + pdf)
+                col_tp += ev_j[e] * pdf * inv_sigma + sign * ev_dm[e] * cdf
             if renorm:
-                # the column's exact total per pixel of the axis: λ r smoothed, r = 1 / cos = ds / du constant
-                # along each chord and changing at every joint of a curving track
-                col_t = (line_a + line_m * (tau - tau_c)) * inv_cos
-                for e in range(n_evg):
-                    d = tau - evg_tau[e]
-                    if evg_k[e] > chord:
-                        if d <= -reach:
-                            continue
-                        z = d * inv_sigma
-                        sign = 1.0
-                    else:
-                        if d >= reach:
-                            continue
-                        z = -d * inv_sigma
-                        sign = -1.0
-                    cdf = 0.5 * math.erfc(-z * _INV_SQRT2)
-                    pdf = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
-                    col_t += sign * evg_j[e] * cdf + evg_dm[e] * sigma * (z * cdf + pdf)
+                # the column's total per pixel of the axis: λ r smoothed, r = 1 / cos = ds / du of the chord,
+                # changing by r' along a curving track: (r λ) * N = r (λ * N) + σ² r' (λ * N)' for r linear
+                col_t = inv_cos * col_t + sigma * sigma * inv_cos_slope * col_tp
             col_t *= static_norm
             if not (col_t > 0.0 or near_cut):
                 continue
@@ -383,7 +363,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                         if curved:
                             s = s_line + along + a_m * (1.0 / max(1.0 - kappa * c_n, 0.25) - 1.0)
                         if -reach <= s <= run_length + reach:
-                            dens = _profile(s, chord, s_c, lam0, lam_ds, n_ev, ev_k, ev_s, ev_j, ev_dms, sigma,
+                            dens = _profile(s, chord, s_c, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms, sigma,
                                             inv_sigma, reach)
                             if dens > 0.0:
                                 value = dens * math.exp(-c_n * c_n * inv_two_var)
@@ -529,7 +509,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 # within reach of a cut (where the neighbouring run, stepping along the other axis, takes
                 # over; the column's total would count the track beyond the cut as the last chord's line)
                 # or on a sharp bend: the blurred line density at the pixel's arc length
-                pix = pix_norm * _profile(s, chord, s_c, lam0, lam_ds, n_ev, ev_k, ev_s, ev_j, ev_dms, sigma,
+                pix = pix_norm * _profile(s, chord, s_c, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms, sigma,
                                           inv_sigma, reach)
                 if pix <= 0.0:
                     continue
