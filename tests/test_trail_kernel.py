@@ -554,7 +554,7 @@ def _brute_force_illuminated(t, x, y, illum, t_start, t_stop, rate, sigma, n_ste
 def test_varying_illumination_matches_brute_force(track):
     """Straight tracks with a random illumination profile: the image is the time-sampled Gaussian with the
     linearly interpolated illumination within 1e-4 of the peak plus the aliasing of a point-sampled Gaussian
-    (measured 4e-6 - 4.3e-5: changes of the density below trail_kernel.SHAPE_TOL = 1 % are spread by the
+    (measured 4e-6 - 4e-5: changes of the density below trail_kernel.SHAPE_TOL = 0.1 % are spread by the
     chord's linear profile, larger ones by the exact blurred profile; the kernel before the exact line
     density: 2-37 % near the knots)."""
     psf, frac, length, angle, _, illum, a, b = track

@@ -45,7 +45,7 @@ EVENT_TOL = 1e-3
 # a change of the line density (J + Δm σ, per pixel of track) above this fraction of the density shapes the
 # pixels near it: interior columns within its reach take the blurred density per pixel (scaled to the
 # column's exact total) instead of the chord's linear profile
-SHAPE_TOL = 1e-2
+SHAPE_TOL = 1e-3
 
 
 @njit(cache=True, inline="always")
@@ -312,11 +312,14 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
             near_cut = not interior and ((cut_start and s_line < end_zone)
                                          or (cut_end and s_line > run_length - end_zone))
             renorm = near_taper and not near_cut
-            if interior:
-                for e in range(e_a, e_b):
-                    if ev_shape[e] and abs(ev_s[e] - s_line) < shape_reach:
-                        renorm = True
-                        break
+            # a marked change of the density (or a tapered end) within reach of the column's pixels
+            shaped = False
+            for e in range(e_a, e_b):
+                if ev_shape[e] and abs(ev_s[e] - s_line) < shape_reach:
+                    shaped = True
+                    break
+            if interior and shaped:
+                renorm = True
             # the column's line density smoothed along the axis as the column sums smooth it, in closed form,
             # and its slope along the axis
             tau = step * u_c
@@ -509,8 +512,11 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 # within reach of a cut (where the neighbouring run, stepping along the other axis, takes
                 # over; the column's total would count the track beyond the cut as the last chord's line)
                 # or on a sharp bend: the blurred line density at the pixel's arc length
-                pix = pix_norm * _profile(s, chord, s_c, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms, sigma,
-                                          inv_sigma, reach)
+                if shaped:
+                    pix = pix_norm * _profile(s, chord, s_c, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms, sigma,
+                                              inv_sigma, reach)
+                else:  # (nothing marked within reach: the chord's line)
+                    pix = pix_norm * (lam0 + lam_ds * (s - s_c))
                 if pix <= 0.0:
                     continue
                 value = pix * math.exp(-c_n * c_n * inv_two_var)
