@@ -501,8 +501,17 @@ def _illuminated_case(psf, frac, length, angle, radius, illum, a, b, duration=30
 
 
 def _render_illuminated(t, x, y, illum, t_start, t_stop, psf, rate):
-    return render_trails(FRAME, t, x[None, :], y[None, :], np.array([rate]), np.array([0, 1], dtype=np.int64),
-                         np.array([t_start]), np.array([t_stop]), psf, 5.0, illumination=illum[None, :])
+    """render_trails with every run whose density varies on the exact kernel (by default only runs changing by
+    more than trails.EXACT_DENSITY_CHANGE per chord take it)."""
+    import simulator.render.trails as trails_module
+
+    before = trails_module.EXACT_DENSITY_CHANGE
+    trails_module.EXACT_DENSITY_CHANGE = 0.0
+    try:
+        return render_trails(FRAME, t, x[None, :], y[None, :], np.array([rate]), np.array([0, 1], dtype=np.int64),
+                             np.array([t_start]), np.array([t_stop]), psf, 5.0, illumination=illum[None, :])
+    finally:
+        trails_module.EXACT_DENSITY_CHANGE = before
 
 
 def _exposure(t, illum, t_start, t_stop):
