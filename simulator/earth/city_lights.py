@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog_files import catalog_file
+from .latlon_grid import cell_area, cell_index
 
 FILENAME = "city_lights.npz"
 #: Mean Earth radius (IUGG), m, for cell areas on a sphere.
@@ -49,19 +50,11 @@ class CityLights:
 
     def cell_index(self, lat_deg, lon_deg):
         """Row and column of the cell containing each (lat, lon)."""
-        lat = np.asarray(lat_deg, dtype=np.float64)
-        lon = np.asarray(lon_deg, dtype=np.float64)
-        nlat, nlon = self.radiance.shape
-        row = np.floor((90.0 - lat) / self.cell_deg).astype(np.int64)
-        col = np.floor(np.mod(lon + 180.0, 360.0) / self.cell_deg).astype(np.int64)
-        return np.clip(row, 0, nlat - 1), np.clip(col, 0, nlon - 1)
+        return cell_index(lat_deg, lon_deg, self.cell_deg, self.radiance.shape)
 
     def cell_area_m2(self, rows) -> np.ndarray:
         """Area on the mean sphere of cells in the given rows, m^2."""
-        lat = self.lat_deg[np.asarray(rows)]
-        half = 0.5 * np.radians(self.cell_deg)
-        phi = np.radians(lat)
-        return EARTH_MEAN_RADIUS_M**2 * np.radians(self.cell_deg) * (np.sin(phi + half) - np.sin(phi - half))
+        return cell_area(self.lat_deg[np.asarray(rows)], self.cell_deg, EARTH_MEAN_RADIUS_M)
 
 
 

@@ -61,6 +61,7 @@ import numpy as np
 from scipy.special import erfc
 
 from ..catalog_files import catalog_file
+from .latlon_grid import cell_area, cell_index
 from .atmosphere import DEFAULT as DEFAULT_ATMOSPHERE
 from .atmosphere import ozone_vertical_optical_depth, rayleigh_vertical_optical_depth
 
@@ -120,12 +121,7 @@ class LightningClimatology:
 
     def cell_index(self, lat_deg, lon_deg):
         """Row and column of the cell containing each (lat, lon)."""
-        lat = np.asarray(lat_deg, dtype=np.float64)
-        lon = np.asarray(lon_deg, dtype=np.float64)
-        nlat, nlon = self.land.shape
-        row = np.floor((90.0 - lat) / self.cell_deg).astype(np.int64)
-        col = np.floor(np.mod(lon + 180.0, 360.0) / self.cell_deg).astype(np.int64)
-        return np.clip(row, 0, nlat - 1), np.clip(col, 0, nlon - 1)
+        return cell_index(lat_deg, lon_deg, self.cell_deg, self.land.shape)
 
     def global_rate_fl_s(self) -> float:
         """Annual-mean flashes per second over the whole Earth."""
@@ -157,9 +153,7 @@ def load_climatology() -> LightningClimatology:
     year = float(arrays.pop("seconds_per_year"))
     for a in (land, water, frac):
         a.setflags(write=False)
-    phi = np.radians(lat)
-    half = 0.5 * np.radians(cell)
-    area = radius**2 * np.radians(cell) * (np.sin(phi + half) - np.sin(phi - half))
+    area = cell_area(lat, cell, radius)
     meta = {k: (v.item() if v.ndim == 0 else v) for k, v in arrays.items()}
     return LightningClimatology(land, water, frac, lat, lon, cell, area, year, meta)
 

@@ -40,6 +40,7 @@ from numba import njit, prange
 
 from ..earth.occultation import tangent_altitude
 from ..sky.apparent import aberrate
+from .limb_rays import channel_extinction
 
 # the straight line toward a star whose bent ray just grazes the ground passes ~41 km below it (observer at
 # 400 km; earth/atmosphere.py); hiding intervals use a little below that, and the atmosphere's transmission
@@ -127,30 +128,10 @@ def _extinction_table(spectrum: LimbSpectrum, channel: int):
 @njit(parallel=True, cache=True)
 def _interp_extinction(table, h0, dh, top, h, node, frac):
     """Lagrange-cubic interpolation of table[:, node] and table[:, node + 1] at h, mixed by frac (NaN: 0;
-    above ``top``: 1)."""
+    above ``top``: 1): limb_rays.channel_extinction for every ray."""
     out = np.empty(h.size)
-    n = table.shape[0]
     for p in prange(h.size):
-        hp = h[p]
-        if not np.isfinite(hp) or hp < h0:
-            out[p] = 0.0
-            continue
-        if hp > top:
-            out[p] = 1.0
-            continue
-        u = (hp - h0) / dh
-        i = min(max(int(np.floor(u)), 1), n - 3)
-        s = u - i
-        wa = -s * (s - 1.0) * (s - 2.0) / 6.0
-        wb = (s + 1.0) * (s - 1.0) * (s - 2.0) / 2.0
-        wc = -(s + 1.0) * s * (s - 2.0) / 2.0
-        wd = (s + 1.0) * s * (s - 1.0) / 6.0
-        v = 0.0
-        for k in range(2):
-            col = node[p] + k
-            w = (1.0 - frac[p]) if k == 0 else frac[p]
-            v += w * (wa * table[i - 1, col] + wb * table[i, col] + wc * table[i + 1, col] + wd * table[i + 2, col])
-        out[p] = v
+        out[p] = channel_extinction(table, h0, dh, top, h[p], node[p], frac[p])
     return out
 
 
