@@ -286,10 +286,11 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
                                 image += part.image
                 timings["limb_render_s"] = timings.get("limb_render_s", 0.0) + _time.perf_counter() - limb_clock
             bar.update(int(rate_all.size))
+            # the frame's image is its own (a fresh render each frame): add in place, no full-frame copies
             if airglow is not None:
-                image = image + airglow_rate(f, t0, t1) * (t1 - t0)
+                image += airglow_rate(f, t0, t1) * (t1 - t0)
             for source in earth_sources.values():
-                image = image + source.frame_electrons(f, t0, t1)
+                image += source.frame_electrons(f, t0, t1)
             if sensor is not None:
                 sensor.expose(f, image, t0, t1)
             if frames is not None:
