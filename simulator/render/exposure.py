@@ -252,18 +252,18 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
               leave=False, disable=not show_progress) as bar:
         for f, (t0, t1) in enumerate(windows):
             ptr_f, start_f, stop_f = clip_intervals(iv_ptr_g, iv_start_g, iv_stop_g, t0, t1)
-            image = None
+            # every pass adds into this frame's one image [H, W, C] (no full-frame temporaries)
+            image = np.zeros(shape + (n_ch,))
             field = dict(psf_field_growth=camera.psf_field_growth, field_centre=(camera.cx, camera.cy),
                          field_radius=float(np.hypot(camera.cx, camera.cy)))
             for weight, sigma_px in camera.psf_mixture():  # the closed form holds per Gaussian component
                 trails = render_trails(shape, t, x_r, y_r, rate_all * weight, ptr_f, start_f, stop_f, sigma_px,
                                        scenario.render.psf_extent_sigma, channel_weights=weights,
-                                       illumination=illumination, **field)
+                                       illumination=illumination, out=image, **field)
                 per_frame[:, f] += trails.electrons
                 per_channel += trails.electrons[:, None] * (weights if weights is not None else 1.0)
                 updates += trails.pixel_updates
                 runs += trails.runs
-                image = trails.image if image is None else image + trails.image
             if limb is not None:
                 limb_clock = _time.perf_counter()
                 lp, ls, le = clip_intervals(iv_ptr_r, iv_start_r, iv_stop_r, t0, t1)
@@ -273,20 +273,24 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
                     owner = limb_rows[limb["seg_row"][seg]]
                     for c in range(n_ch):
                         _, tau, xs, ys, rate_s, illum_s = limb_batches[c][b]
+                        # channel c's own track and transmission, into channel c of the image
+                        one_hot = None
+                        if n_ch > 1:
+                            one_hot = np.zeros((xs.shape[0], n_ch))
+                            one_hot[:, c] = 1.0
                         for weight, sigma_px in camera.psf_mixture():
                             part = render_trails(shape, tau, xs, ys, rate_s * weight, sp, sa, sb, sigma_px,
-                                                 scenario.render.psf_extent_sigma, illumination=illum_s, **field)
+                                                 scenario.render.psf_extent_sigma, illumination=illum_s,
+                                                 channel_weights=one_hot, out=image, **field)
                             np.add.at(per_frame[:, f], owner, part.electrons)
                             np.add.at(per_channel[:, c], owner, part.electrons)
                             updates += part.pixel_updates
                             runs += part.runs
-                            if n_ch > 1:
-                                image[:, :, c] += part.image
-                            else:
-                                image += part.image
                 timings["limb_render_s"] = timings.get("limb_render_s", 0.0) + _time.perf_counter() - limb_clock
             bar.update(int(rate_all.size))
             # the frame's image is its own (a fresh render each frame): add in place, no full-frame copies
+            if n_ch == 1:
+                image = image[:, :, 0]
             if airglow is not None:
                 image += airglow_rate(f, t0, t1) * (t1 - t0)
             for source in earth_sources.values():

@@ -63,6 +63,22 @@ def _chord_line(c, U, vlam0, vlam1):
     return a, b, (b - a) / abs(U[c + 1] - U[c])
 
 
+# Abramowitz & Stegun (1964) 7.1.26: erfc(x) = t (a1 + t (a2 + ... a5 t)) exp(-x^2), t = 1 / (1 + p x), x >= 0,
+# absolute error <= 1.5e-7; it shares exp(-x^2) with the normal pdf (one exp per density change instead of
+# an erfc and an exp): the column totals and pixel shapes near density changes move by < 1e-7 of the changes.
+_AS_P = 0.3275911
+_AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+@njit(cache=True, inline="always")
+def _normal_cdf_pdf(z):
+    """(Φ(z), φ(z)) of the standard normal, Φ to 7.5e-8 (A&S 7.1.26)."""
+    g = math.exp(-0.5 * z * z)
+    t = 1.0 / (1.0 + _AS_P * abs(z) * _INV_SQRT2)
+    half_erfc = 0.5 * g * t * (_AS_A[0] + t * (_AS_A[1] + t * (_AS_A[2] + t * (_AS_A[3] + t * _AS_A[4]))))
+    return (1.0 - half_erfc if z >= 0.0 else half_erfc), _INV_SQRT_2PI * g
+
+
 @njit(cache=True, inline="always")
 def _profile(s, chord, s_c, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms, sigma, inv_sigma, reach):
     """The line density blurred along the track by the PSF, (λ * N(0, σ²))(s), at arc length s of the run:
@@ -80,8 +96,7 @@ def _profile(s, chord, s_c, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms, si
                 continue
             z = -d * inv_sigma
             sign = -1.0
-        cdf = 0.5 * math.erfc(-z * _INV_SQRT2)
-        pdf = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+        cdf, pdf = _normal_cdf_pdf(z)
         dens += sign * ev_j[e] * cdf + ev_dms[e] * sigma * (z * cdf + pdf)
     return dens
 
@@ -337,8 +352,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                         continue
                     z = -d * inv_sigma
                     sign = -1.0
-                cdf = 0.5 * math.erfc(-z * _INV_SQRT2)
-                pdf = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+                cdf, pdf = _normal_cdf_pdf(z)
                 col_t += sign * ev_j[e] * cdf + ev_dm[e] * sigma * (z * cdf + pdf)
                 col_tp += ev_j[e] * pdf * inv_sigma + sign * ev_dm[e] * cdf
             if renorm:
