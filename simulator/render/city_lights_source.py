@@ -39,7 +39,7 @@ from ..earth.occultation import _moving_intervals
 from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices
 from ..orbit.eclipse import sun_gcrs_km
 from ..sky.apparent import C_KM_S, aberrate
-from .intervals import clip_intervals, intersect_intervals, subset_csr
+from .intervals import clip_intervals, csr_entries, intersect_intervals, subset_csr
 from .observer import Observer
 from .coarse_grid import add_upsampled, block_size, coarse_optical_sigma, coarse_shape, to_coarse
 from .trails import PIXEL_BOX_VARIANCE, render_trails
@@ -238,8 +238,7 @@ class CityLightsSource:
         # the visible intervals of each segment's cell, intersected with the segment's time span
         counts = np.diff(c["ptr"])[cell_ids]
         vptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        idx = np.concatenate([np.arange(c["ptr"][j], c["ptr"][j + 1]) for j in cell_ids]).astype(np.int64) \
-            if cell_ids.size else np.zeros(0, np.int64)
+        idx = csr_entries(c["ptr"], cell_ids)
         ptr, start, stop = intersect_intervals(vptr, c["start"][idx], c["stop"][idx], seg_ptr,
                                                np.asarray(seg_start), np.asarray(seg_stop))
         self.piece_cell, self.piece_bin = cell_ids, np.asarray(bin_ids, np.int64)

@@ -16,11 +16,21 @@ def clip_intervals(ptr, start, stop, t0, t1):
     return new_ptr, a[keep], b[keep]
 
 
-def subset_csr(ptr, start, stop, rows):
+def csr_entries(ptr, rows):
+    """Indices of the entries of rows ``rows`` of a CSR with pointers ``ptr``, row after row (int64)."""
+    rows = np.asarray(rows, dtype=np.int64)
     counts = np.diff(ptr)[rows]
+    first = np.asarray(ptr, dtype=np.int64)[rows]
+    offsets = np.cumsum(counts) - counts  # where each row's entries begin in the output
+    return np.repeat(first - offsets, counts) + np.arange(counts.sum(), dtype=np.int64)
+
+
+def subset_csr(ptr, start, stop, rows):
+    """The CSR of rows ``rows`` (in that order): (ptr, start, stop)."""
+    counts = np.diff(ptr)[np.asarray(rows, dtype=np.int64)]
     new_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    idx = np.concatenate([np.arange(ptr[r], ptr[r + 1]) for r in rows]) if rows.size else np.zeros(0, np.int64)
-    return new_ptr, start[idx.astype(np.int64)], stop[idx.astype(np.int64)]
+    idx = csr_entries(ptr, rows)
+    return new_ptr, start[idx], stop[idx]
 
 
 @njit(cache=True)

@@ -571,6 +571,8 @@ def outside_windows(limb, ptr, start, stop, row_index, n_sources):
 def limb_truth(limb, shown):
     """Per output star and knot: transmission and refraction (1 and 0 above the atmosphere); the channel
     transmissions for spectral cameras; each shown limb star's own knots (CSR over the shown stars)."""
+    from .intervals import csr_entries
+
     out = dict(transmission=limb["transmission"][shown], refraction_arcsec=limb["refraction_arcsec"][shown],
                channel_wavelengths_m=np.asarray(limb["spectrum"].wavelengths[1:]))
     if "transmission_per_channel" in limb:
@@ -580,7 +582,7 @@ def limb_truth(limb, shown):
     pos[shown] = np.arange(shown.size)
     keep = np.flatnonzero(pos[limb["rows"]] >= 0)
     ptr = limb["ptr"]
-    idx = np.concatenate([np.arange(ptr[r], ptr[r + 1]) for r in keep]) if keep.size else np.zeros(0, np.int64)
+    idx = csr_entries(ptr, keep)
     out["knots"] = dict(star=pos[limb["rows"][keep]], ptr=np.concatenate([[0], np.cumsum(np.diff(ptr)[keep])]),
                         t=limb["kt"][idx], x=limb["kx"][idx], y=limb["ky"][idx], transmission=limb["kT"][idx],
                         tangent_altitude_km=limb["kh"][idx], distance_km=limb["kd"][idx])

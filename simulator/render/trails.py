@@ -67,7 +67,8 @@ def _bands_for_pieces(vy, piece_lo, piece_hi, height, reach, band_rows):
     counts = b1 - b0 + 1
     piece_ids = np.repeat(np.arange(piece_lo.size), counts)
     bands = np.repeat(b0, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    order = np.argsort(bands, kind="stable")
+    # a stable sort of small integers: numpy sorts 16-bit keys by radix (linear), int64 by merge sort
+    order = np.argsort(bands.astype(np.int16) if n_bands < 2**15 else bands, kind="stable")
     ptr = np.zeros(n_bands + 1, np.int64)
     np.add.at(ptr, bands + 1, 1)
     return edges, np.cumsum(ptr), piece_ids[order].astype(np.int64)
