@@ -271,8 +271,7 @@ class CityLightsSource:
                 res = render_trails(target.shape[:2], self.t, to_coarse(c["x"][cells], s), to_coarse(c["y"][cells], s),
                                     c["rate"][cells] * weight, sub_ptr, sub_start, sub_stop,
                                     coarse_optical_sigma(variance, s), extent, channel_weights=c["split"][cells],
-                                    illumination=c["illumination"][cells])
-                target += res.image
+                                    illumination=c["illumination"][cells], out=target)
                 np.add.at(self.electrons, cells, res.electrons[:, None] * c["split"][cells])
         for s, blocks in coarse.items():
             if s == 1:

@@ -33,6 +33,7 @@ The channels' extinction is tabulated in the ray's tangent altitude (EXTINCTION_
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -369,16 +370,33 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
 def _midpoint_fails(va, vb, vm, nb, camera, tol_px):
     """Intervals whose midpoint values are off the chord: transmission (any channel) by more than
     LIMB_TRANSMISSION_TOLERANCE, or a visible in-frame track (any channel) by more than tol_px."""
-    xa, ya, tra = va[:, :nb], va[:, nb:2 * nb], va[:, 2 * nb:3 * nb]
-    xb, yb, trb = vb[:, :nb], vb[:, nb:2 * nb], vb[:, 2 * nb:3 * nb]
-    xm, ym, trm = vm[:, :nb], vm[:, nb:2 * nb], vm[:, 2 * nb:3 * nb]
-    t_err = np.abs(trm - 0.5 * (tra + trb)).max(axis=1)
-    with np.errstate(invalid="ignore"):
-        p_err = np.hypot(xm - 0.5 * (xa + xb), ym - 0.5 * (ya + yb))
-        seen = np.maximum(np.maximum(tra, trb), trm) >= LIMB_VISIBLE_TRANSMISSION
-        inside = (xm >= -0.5) & (xm <= camera.width - 0.5) & (ym >= -0.5) & (ym <= camera.height - 0.5)
-        p_bad = (np.where(seen & inside, np.nan_to_num(p_err), 0.0) > tol_px).any(axis=1)
-    return (t_err > LIMB_TRANSMISSION_TOLERANCE) | p_bad
+    return _midpoint_fails_kernel(np.ascontiguousarray(va), np.ascontiguousarray(vb), np.ascontiguousarray(vm), nb,
+                                  float(camera.width), float(camera.height), float(tol_px),
+                                  LIMB_TRANSMISSION_TOLERANCE, LIMB_VISIBLE_TRANSMISSION)
+
+
+@njit(parallel=True, cache=True)
+def _midpoint_fails_kernel(va, vb, vm, nb, width, height, tol_px, tol_t, visible_t):
+    """_midpoint_fails per interval: rows of va, vb, vm are _values (x, y, T, h_ray [B] each, distance)."""
+    n = va.shape[0]
+    fails = np.zeros(n, dtype=np.bool_)
+    for p in prange(n):
+        bad = False
+        for b in range(nb):
+            ta, tb, tm = va[p, 2 * nb + b], vb[p, 2 * nb + b], vm[p, 2 * nb + b]
+            if abs(tm - 0.5 * (ta + tb)) > tol_t:
+                bad = True
+                break
+            # the track counts where the light is seen (any end or the middle) and the middle is in the frame
+            if max(ta, tb, tm) >= visible_t:
+                xm, ym = vm[p, b], vm[p, nb + b]
+                if -0.5 <= xm <= width - 0.5 and -0.5 <= ym <= height - 0.5:
+                    err = math.hypot(xm - 0.5 * (va[p, b] + vb[p, b]), ym - 0.5 * (va[p, nb + b] + vb[p, nb + b]))
+                    if err > tol_px:  # (NaN: an end off the projection; not counted, as before)
+                        bad = True
+                        break
+        fails[p] = bad
+    return fails
 
 
 @njit(cache=True)
@@ -426,7 +444,8 @@ def _knots_and_segments(final, n_rows, nb, exposure_step):
     chords); each segment's grid points are given as (knot interval, fraction along it)."""
     lr, ta, tb, va, vb = (np.concatenate([f[i] for f in final]) for i in range(5))
     order = np.lexsort((ta, lr))
-    lr, ta, tb, va, vb = lr[order], ta[order], tb[order], va[order], vb[order]
+    lr, ta, tb, va = lr[order], ta[order], tb[order], va[order]
+    vb_order = order  # vb is read only at each row's last leaf and in its transmission columns
     counts = np.bincount(lr, minlength=n_rows)  # leaves per row; knots = leaves + 1
     last = np.cumsum(counts) - 1  # each row's last leaf
     kt = np.empty(lr.size + n_rows)
@@ -434,13 +453,13 @@ def _knots_and_segments(final, n_rows, nb, exposure_step):
     ptr = np.concatenate([[0], np.cumsum(counts + 1)]).astype(np.int64)
     pos_leaf = np.arange(lr.size) + lr  # knot index of each leaf's start
     kt[pos_leaf], kv[pos_leaf] = ta, va
-    kt[ptr[1:] - 1], kv[ptr[1:] - 1] = tb[last], vb[last]
+    kt[ptr[1:] - 1], kv[ptr[1:] - 1] = tb[last], vb[vb_order[last]]
     out = dict(ptr=ptr, kt=kt, kx=kv[:, :nb], ky=kv[:, nb:2 * nb], kT=kv[:, 2 * nb:3 * nb], kh=kv[:, 3 * nb:4 * nb],
                kd=kv[:, 4 * nb])
 
     # flat and dark leaves; each row's cut and rendered range
     h = tb - ta
-    tr_a, tr_b = va[:, 2 * nb:3 * nb], vb[:, 2 * nb:3 * nb]
+    tr_a, tr_b = va[:, 2 * nb:3 * nb], vb[vb_order, 2 * nb:3 * nb]
     flat = ((np.minimum(tr_a, tr_b).min(axis=1) >= 1.0 - LIMB_FLAT_TRANSMISSION)
             & (h >= exposure_step * (1.0 - 1e-9)))
     dark = np.maximum(tr_a, tr_b).max(axis=1) < LIMB_DARK_TRANSMISSION
