@@ -89,6 +89,13 @@ def main(argv=None) -> int:
               f"(interpolation error {s['knot_interp_error_px']:.4f} px), {s['runs']} runs")
         print(f"    {s['pixel_updates']:.3e} pixel updates, {s['pixel_updates'] / s['render_s'] / 1e6:.1f} M/s "
               f"in the trail kernel, {s['render_s'] / s['pixel_updates'] * 1e9:.1f} ns each")
+        parts = [(label, s[key]) for label, key in (
+            ("limb optics", "limb_optics_s"), ("limb windows' trails", "limb_render_s"), ("airglow", "airglow_s"),
+            ("city lights", "city_lights_s"), ("lightning", "lightning_s"), ("planets and Moon", "solar_system_s"))
+            if s.get(key, 0.0) > 0.0]
+        if parts:
+            print("    of which Earth and solar-system sources: "
+                  + ", ".join(f"{label} {seconds:.2f} s" for label, seconds in parts))
     # the sensor model on the same frame, with the Nikon D3S preset at ISO 800
     from .camera.presets import camera_preset, dark_current_at, gain_at_iso, read_noise_at_iso
     from .camera.sensor import SensorSpec, apply_sensor, default_rngs, fixed_pattern

@@ -86,12 +86,12 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import get_body
 from astropy.time import Time, TimeDelta
-from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq, minimize_scalar
 
 from simulator.earth.ellipsoid import earth_pole_gcrs
 from simulator.errors import ScenarioError, StartrailError
 from simulator.orbit.tle import as_time_array, parse_tle
+from simulator.time_nodes import splined
 
 __all__ = [
     "R_SUN_KM",
@@ -269,15 +269,7 @@ def _sun_at(times: Time) -> np.ndarray:
     the Earth-Moon barycentre) and a year, so the spline follows astropy to ~5e-6 km (measured over a day at
     7.3 s steps; 3e-14 rad in direction); astropy's ephemeris call (erfa.epv00) is the expensive part of
     sampling a day at 10 s steps."""
-    t = as_time_array(times)
-    offs = np.asarray((t - t[0]).to_value("s"), dtype=float)
-    lo, hi = float(offs.min()), float(offs.max())
-    n_nodes = int(math.ceil((hi - lo) / _SUN_NODE_S)) + 1
-    if len(t) <= 4 * max(n_nodes, 4):
-        return sun_gcrs_km(t)
-    nodes = np.linspace(lo, hi, max(n_nodes, 4))
-    spline = CubicSpline(nodes, sun_gcrs_km(t[0] + TimeDelta(nodes, format="sec")), axis=0)
-    return spline(offs)
+    return splined(as_time_array(times), sun_gcrs_km, _SUN_NODE_S)
 
 
 def shadow_fraction(orbit, times, earth_radius_km: float | None = None) -> np.ndarray:

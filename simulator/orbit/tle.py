@@ -32,10 +32,11 @@ from dataclasses import dataclass, field as dc_field
 
 import erfa
 import numpy as np
-from astropy.time import Time
+from astropy.time import Time, TimeDelta
 from sgp4.api import WGS72, Satrec
 
 from simulator.errors import ScenarioError
+from simulator.time_nodes import splined
 
 __all__ = [
     "TleOrbit",
@@ -93,6 +94,12 @@ def teme_to_gcrs_matrix(times) -> np.ndarray:
     return np.matmul(np.swapaxes(c, -1, -2), rz)
 
 
+def _c2i(times: Time) -> np.ndarray:
+    """ERFA's GCRS -> CIRS matrices (IAU 2006/2000A) at ``times`` [K]: [K, 3, 3]."""
+    tt = times.tt
+    return erfa.c2i06a(tt.jd1, tt.jd2)
+
+
 def teme_to_gcrs(times, r_teme_km, v_teme_km_s) -> tuple[np.ndarray, np.ndarray]:
     """Rotate TEME states to GCRS.
 
@@ -108,7 +115,6 @@ def teme_to_gcrs(times, r_teme_km, v_teme_km_s) -> tuple[np.ndarray, np.ndarray]
     t = as_time_array(times)
     r = np.asarray(r_teme_km, dtype=float).reshape(-1, 3)
     v = np.asarray(v_teme_km_s, dtype=float).reshape(-1, 3)
-    tt = t.tt
     utc = t.utc
     # The rotation rate dR/dt (precession/nutation, ~1e-11 rad/s) by a forward difference over
     # h = 60 s; the truncation error (h/2 . d2R/dt2) is below 1e-19 rad/s.
@@ -116,8 +122,9 @@ def teme_to_gcrs(times, r_teme_km, v_teme_km_s) -> tuple[np.ndarray, np.ndarray]
     angle0 = _gmst82_minus_era(utc.jd1, utc.jd2)
     angle1 = _gmst82_minus_era(utc.jd1, utc.jd2 + h_day)
     eye = np.broadcast_to(np.eye(3), angle0.shape + (3, 3))
-    c0 = erfa.c2i06a(tt.jd1, tt.jd2)
-    c1 = erfa.c2i06a(tt.jd1, tt.jd2 + h_day)
+    # the precession-nutation matrix at nodes 10 min apart, splined (time_nodes.py: < 1e-12 arcsec)
+    c0 = splined(t, _c2i)
+    c1 = splined(t + TimeDelta(60.0, format="sec"), _c2i)
     m0 = np.matmul(np.swapaxes(c0, -1, -2), erfa.rz(angle0, eye))
     m1 = np.matmul(np.swapaxes(c1, -1, -2), erfa.rz(angle1, eye))
     mdot = (m1 - m0) / 60.0

@@ -26,6 +26,7 @@ from ..earth.occultation import unocculted_at_knots, visibility_intervals
 from ..sky.apparent import C_KM_S, aberrate, natural_directions
 from ..sky.catalog import load_catalog
 from ..sky.photometry import channel_rates
+from ..time_nodes import splined
 from .airglow_layer import AirglowLayer
 from .intervals import clip_intervals, subset_csr
 from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_VISIBLE_TRANSMISSION, limb_curve, limb_optics, limb_truth,
@@ -238,16 +239,22 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     stack = None
     updates = runs = 0
     sensor = SensorStage(scenario, t, pos, len(windows)) if scenario.sensor is not None else None
+    source_clock = _time.perf_counter()
     airglow = AirglowLayer(scenario, t, pos, rot, pole) if scenario.earth.airglow else None
     airglow_rate = airglow.rate if airglow is not None else None
+    timings["airglow_s"] = _time.perf_counter() - source_clock
     # Earth sources that deposit their own electrons per frame: .frame_electrons(f, t0, t1) -> image, .truth()
     earth_sources = {}
     if scenario.earth.city_lights:
         from .city_lights_source import CityLightsSource
+        source_clock = _time.perf_counter()
         earth_sources["city_lights"] = CityLightsSource(scenario, t, pos, vel, rot, pole)
+        timings["city_lights_s"] = _time.perf_counter() - source_clock
     if scenario.earth.lightning:
         from .lightning_flashes import LightningFlashes
+        source_clock = _time.perf_counter()
         earth_sources["lightning"] = LightningFlashes(scenario, t, pos, vel, rot, pole)
+        timings["lightning_s"] = _time.perf_counter() - source_clock
     with tqdm(total=int(rate_all.size) * len(windows), desc="rendering trails", unit="star", delay=2.0,
               leave=False, disable=not show_progress) as bar:
         for f, (t0, t1) in enumerate(windows):
@@ -292,9 +299,13 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
             if n_ch == 1:
                 image = image[:, :, 0]
             if airglow is not None:
+                source_clock = _time.perf_counter()
                 image += airglow_rate(f, t0, t1) * (t1 - t0)
-            for source in earth_sources.values():
+                timings["airglow_s"] += _time.perf_counter() - source_clock
+            for name, source in earth_sources.items():
+                source_clock = _time.perf_counter()
                 image += source.frame_electrons(f, t0, t1)
+                timings[f"{name}_s"] += _time.perf_counter() - source_clock
             if sensor is not None:
                 sensor.expose(f, image, t0, t1)
             if frames is not None:
@@ -334,7 +345,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         | (_limb_stats(limb) if limb is not None else {}),
         frame_start=np.array([w[0] for w in windows]), frame_stop=np.array([w[1] for w in windows]),
         electrons_per_frame=per_frame[shown], frames=frames, stack=spec.stack if spec.mode == "burst" else "single",
-        sunlit_fraction=shadow_function(pos, sun_gcrs_km(scenario.start + t * u.s), pole_gcrs=pole),
+        sunlit_fraction=shadow_function(pos, splined(scenario.start + t * u.s, sun_gcrs_km), pole_gcrs=pole),
         sensor=sensor.finish() if sensor is not None else None,
     )
 

@@ -21,6 +21,7 @@ from astropy import units as u
 from astropy.coordinates import get_body_barycentric, get_body_barycentric_posvel
 from astropy.time import Time
 
+from ..time_nodes import splined
 from .catalog import StarCatalog
 
 C_KM_S = 299792.458  # speed of light, km/s (exact, SI definition)
@@ -40,10 +41,14 @@ def observer_barycentric(times: Time, pos_gcrs_km: np.ndarray, vel_gcrs_km_s: np
     Earth from astropy's built-in ephemeris (erfa epv00, no download); the ISS's GCRS state is added
     (the Newtonian sum; the relativistic composition term is ~ v_E v_ISS / c^2 ~ 3e-9, negligible).
     """
+    earth = splined(times, _earth_barycentric)  # ERFA at nodes 10 min apart, splined (time_nodes.py)
+    return (earth[..., :3] + pos_gcrs_km) / AU_KM, earth[..., 3:] + vel_gcrs_km_s
+
+
+def _earth_barycentric(times: Time) -> np.ndarray:
+    """The Earth's barycentric position (km) and velocity (km/s), ICRS axes, at ``times`` [K]: [K, 6]."""
     earth_pos, earth_vel = get_body_barycentric_posvel("earth", times, ephemeris="builtin")
-    ep = earth_pos.xyz.to_value(u.km).T
-    ev = earth_vel.xyz.to_value(u.km / u.s).T
-    return (ep + pos_gcrs_km) / AU_KM, ev + vel_gcrs_km_s
+    return np.concatenate([earth_pos.xyz.to_value(u.km).T, earth_vel.xyz.to_value(u.km / u.s).T], axis=-1)
 
 
 def natural_directions(catalog: StarCatalog, epoch: Time, observer_pos_au: np.ndarray) -> np.ndarray:
