@@ -44,12 +44,15 @@ def _emit_polyline(px, py, pt, pe, pf, n, rate, width, height, margin, star,
 
     pt: time, pe: cumulative exposure (the integral of the illumination, = pt without one), pf: the
     illumination at each point (1 without)."""
-    # 1) merge tiny chords
+    # 1) merge tiny chords. A kept point has the illumination at which the chord before it ends (mf_in) and
+    # the one at which the chord after it starts (mf_out): they differ where points closer than MIN_CHORD_PX
+    # were merged into it and the illumination changed across them (a jump in time at one place)
     mx = np.empty(n)
     my = np.empty(n)
     mt = np.empty(n)
     me = np.empty(n)
-    mf = np.empty(n)
+    mf_in = np.empty(n)
+    mf_out = np.empty(n)
     m = 0
     for i in range(n):
         if not (math.isfinite(px[i]) and math.isfinite(py[i])):
@@ -61,8 +64,11 @@ def _emit_polyline(px, py, pt, pe, pf, n, rate, width, height, margin, star,
             my[m] = py[i]
             mt[m] = pt[i]
             me[m] = pe[i]
-            mf[m] = pf[i]
+            mf_in[m] = pf[i]
+            mf_out[m] = pf[i]
             m += 1
+        else:
+            mf_out[m - 1] = pf[i]  # merged into the previous point: the next chord starts from here
     if m == 0:
         return nv, nr
     if m == 1:
@@ -70,7 +76,8 @@ def _emit_polyline(px, py, pt, pe, pf, n, rate, width, height, margin, star,
         my[1] = my[0]
         mt[1] = mt[0]
         me[1] = me[0]
-        mf[1] = mf[0]
+        mf_in[1] = mf_out[0]
+        mf_out[1] = mf_out[0]
         m = 2
     # a nearly static star: one chord of the whole duration
     total_len = 0.0
@@ -183,7 +190,7 @@ def _emit_polyline(px, py, pt, pe, pf, n, rate, width, height, margin, star,
         # the illumination) / length; the ends follow the illumination at the chord's ends (a merged chord
         # keeps its exact mean, its ends' difference bounded so that neither goes negative)
         lam_mean = rate * (me[i + 1] - me[i]) / length
-        lam_half = 0.5 * rate * (mf[i + 1] - mf[i]) * dt / length
+        lam_half = 0.5 * rate * (mf_in[i + 1] - mf_out[i]) * dt / length
         if abs(lam_half) > lam_mean:
             lam_half = math.copysign(lam_mean, lam_half)
         vlam0[nv - 1] = lam_mean - lam_half
