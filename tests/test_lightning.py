@@ -225,7 +225,7 @@ def test_visible_flashes_light_their_pixel_and_peak_there():
     # isolated flashes (no other rendered flash, i.e. above the horizon, within 15 px; the blobs near the limb
     # are stretched along it), away from the border: the blob's maximum is within 1 px of the truth position
     checked = 0
-    rendered = tb["above_horizon"] & (tb["frame"] >= 0)
+    rendered = tb["above_horizon"] & ~tb["sunlit"] & (tb["frame"] >= 0)
     xs, ys = tb["x"][rendered], tb["y"][rendered]
     for i in np.flatnonzero(vis):
         x, y = tb["x"][i], tb["y"][i]
@@ -361,3 +361,49 @@ def test_flashes_below_the_horizon_are_never_rendered():
             assert diff[int(round(y[i])), int(round(x[i]))] == pytest.approx(0.0, abs=1e-6)
             dark += 1
     assert dark >= 1
+
+
+# --- daylight: flashes on sunlit cloud tops are drawn, flagged and not rendered ---------------------------------
+
+BACKWARD = 'mode = "lvlh"\nazimuth = "180 deg"\nelevation = "-18 deg"\nroll = "0 deg"'
+
+
+@functools.lru_cache(maxsize=None)
+def _terminator_flashes(seed):
+    """Flashes of a 60 s exposure starting 20 s after umbra entry, looking back toward the terminator."""
+    text = small_scenario_text(duration="60 s", mag_limit=3.0, attitude=BACKWARD).replace(
+        "2012-03-25T01:15:00", "2012-03-25T01:09:30") + LIGHTNING
+    scenario = dataclasses.replace(parse_scenario(text), seed=seed)
+    t = np.linspace(0.0, 60.0, 13)
+    pos, vel, rot = Observer(scenario).states(t)[:3]
+    return scenario, LightningFlashes(scenario, t, pos, vel, rot, earth_pole_gcrs(scenario.start))
+
+
+def test_sunlit_flashes_follow_the_suns_elevation_and_are_not_rendered():
+    """sun_elevation_deg vs astropy's AltAz of the Sun at the cloud top (0.01 deg: aberration and parallax
+    conventions differ by < 25"); sunlit = the Sun above -(0.833 deg + the cloud top's horizon dip), checked
+    away from the threshold; a sunlit flash inside the frame deposits nothing and is not visible."""
+    from astropy.coordinates import AltAz, get_body
+
+    sunlit_in_frame = 0
+    n_sunlit = n_dark = 0
+    for seed in range(12):
+        scenario, fl = _terminator_flashes(seed)
+        f, g = fl.flashes, fl.geometry
+        when = scenario.start + f["time_s"] * u.s
+        loc = EarthLocation.from_geodetic(f["lon_deg"] * u.deg, f["lat_deg"] * u.deg, f["cloud_top_km"] * u.km)
+        alt = get_body("sun", when, loc).transform_to(AltAz(obstime=when, location=loc)).alt.deg
+        assert np.max(np.abs(g["sun_elevation_deg"] - alt)) < 0.01
+        threshold = -0.833 - np.degrees(np.arccos(6371.0088 / (6371.0088 + f["cloud_top_km"])))
+        clear = np.abs(alt - threshold) > 0.01
+        np.testing.assert_array_equal(g["sunlit"][clear], (alt > threshold)[clear])
+        n_sunlit += int(g["sunlit"].sum())
+        n_dark += int((~g["sunlit"]).sum())
+        lit = g["sunlit"] & g["in_frame"]
+        if lit.any():
+            fl.frame_electrons(0, 0.0, 60.0)
+            tb = {k: np.asarray(v[0]) for k, v in fl.truth().items() if k != "attrs"}
+            assert np.all(tb["electrons"][lit] == 0) and not tb["visible"][lit].any()
+            assert tb["sunlit"][lit].all()
+            sunlit_in_frame += int(lit.sum())
+    assert n_sunlit >= 10 and n_dark >= 100 and sunlit_in_frame >= 1

@@ -28,6 +28,11 @@ Photometry (earth/lightning.py): E cos(e) / pi x A / d^2 joules at the aperture,
 through the air above the cloud top and the camera's response, times the camera's relative illumination at the
 blob's centre.
 
+Daylight: a flash whose cloud top is sunlit (the Sun's upper limb above the cloud top's horizon, dipped by
+arccos(R / (R + h)) for a cloud top h above a sphere of the Earth's mean radius R, with the 0.833 deg of the
+Sun's semidiameter and the standard horizontal refraction) is drawn and kept in the truth (``sunlit``) but not
+rendered: its light is lost in the daylit cloud around it, which this renderer does not draw.
+
 Frames: a flash counts in the frame whose window [t0, t1) holds its mid time (the last frame's end included);
 one centred in a gap between burst frames is not recorded (frame = -1), even if part of its light would have
 fallen into a frame (flashes last ~0.25 s, gaps ~1 s).
@@ -42,7 +47,10 @@ from scipy.spatial.transform import Rotation, Slerp
 from ..camera.projection import project_camera_points
 from ..earth import lightning
 from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices
+from ..earth.city_lights import SUNSET_ELEVATION_DEG
+from ..orbit.eclipse import EARTH_MEAN_RADIUS_KM, sun_gcrs_km
 from ..random_streams import subsystem_seed
+from ..time_nodes import splined
 from .observer import field_radius
 from .trails import PIXEL_BOX_VARIANCE
 
@@ -122,13 +130,15 @@ def _tangent_basis(n):
 
 def flash_geometry(camera, start, t, pos, vel, rot, flashes):
     """Per-flash geometry at its mid time: dict with x, y (px), cov (N, 2, 2, cloud-top Gaussian in px^2 before
-    the PSF), distance_km, cos_emission, above_horizon, in_frame, off_axis_deg (angle from the boresight)."""
+    the PSF), distance_km, cos_emission, above_horizon, in_frame, off_axis_deg (angle from the boresight),
+    sun_elevation_deg (the Sun's centre above the cloud top's geodetic horizon) and sunlit (see the module)."""
     tq = np.asarray(flashes["time_s"], dtype=np.float64)
     n_fl = tq.size
     out = dict(x=np.full(n_fl, np.nan), y=np.full(n_fl, np.nan), cov=np.full((n_fl, 2, 2), np.nan),
                distance_km=np.full(n_fl, np.nan), cos_emission=np.full(n_fl, np.nan),
                above_horizon=np.zeros(n_fl, bool), in_frame=np.zeros(n_fl, bool),
-               off_axis_deg=np.full(n_fl, np.nan))
+               off_axis_deg=np.full(n_fl, np.nan), sun_elevation_deg=np.full(n_fl, np.nan),
+               sunlit=np.zeros(n_fl, bool))
     if n_fl == 0:
         return out
     t = np.asarray(t, dtype=np.float64)
@@ -179,7 +189,20 @@ def flash_geometry(camera, start, t, pos, vel, rot, flashes):
     out["cov"] = np.where(above[:, None, None], cov, np.nan)
     out["in_frame"] = (above & (out["x"] >= -0.5) & (out["x"] <= camera.width - 0.5)
                        & (out["y"] >= -0.5) & (out["y"] <= camera.height - 0.5))
+    # daylight at the cloud top: the Sun's elevation above its geodetic horizon, and whether its upper limb
+    # clears the cloud top's own (dipped) horizon
+    times = start + tq * u.s
+    sun = splined(times, sun_gcrs_km) if n_fl > 1 else sun_gcrs_km(times).reshape(1, 3)
+    to_sun = sun - p
+    sin_sun = np.sum(nrm * to_sun, axis=1) / np.linalg.norm(to_sun, axis=1)
+    out["sun_elevation_deg"] = np.degrees(np.arcsin(np.clip(sin_sun, -1.0, 1.0)))
+    out["sunlit"] = out["sun_elevation_deg"] > SUNSET_ELEVATION_DEG - horizon_dip_deg(flashes["cloud_top_km"])
     return out
+
+
+def horizon_dip_deg(height_km):
+    """Dip (deg) of the geometric horizon seen from ``height_km`` above a sphere of the Earth's mean radius."""
+    return np.degrees(np.arccos(EARTH_MEAN_RADIUS_KM / (EARTH_MEAN_RADIUS_KM + np.asarray(height_km, dtype=float))))
 
 
 class LightningFlashes:
@@ -227,7 +250,8 @@ class LightningFlashes:
         sel = (self.frame < 0) & (tm >= t0) & ((tm < t1) | ((tm == t1) & (t1 >= self.span[1])))
         self.frame[sel] = f
         geo = self.geometry
-        idx = np.flatnonzero(sel & geo["above_horizon"] & np.isfinite(geo["x"]) & np.isfinite(geo["cov"][:, 0, 0])
+        idx = np.flatnonzero(sel & geo["above_horizon"] & ~geo["sunlit"] & np.isfinite(geo["x"])
+                             & np.isfinite(geo["cov"][:, 0, 0])
                              & (geo["off_axis_deg"] <= self.max_off_axis_deg))
         if idx.size:
             x, y, cov = geo["x"][idx], geo["y"][idx], geo["cov"][idx]
@@ -244,7 +268,7 @@ class LightningFlashes:
 
     def truth(self) -> dict:
         fl, geo = self.flashes, self.geometry
-        visible = geo["in_frame"] & (self.frame >= 0)
+        visible = geo["in_frame"] & ~geo["sunlit"] & (self.frame >= 0)
         out = {
             "time_s": (fl["time_s"], "s", "mid time of the flash's optical emission, from exposure start"),
             "lat_deg": (fl["lat_deg"], "deg", "WGS84 geodetic latitude of the flash's cloud-top centre"),
@@ -260,7 +284,11 @@ class LightningFlashes:
             "emission_angle_deg": (np.degrees(np.arccos(np.clip(geo["cos_emission"], -1, 1))), "deg",
                                    "angle between the local vertical at the cloud top and the line to the ISS"),
             "above_horizon": (geo["above_horizon"], "", "cloud top above the ISS's horizon at time_s"),
-            "visible": (visible, "", "above the horizon, centre inside the frame and inside a frame's time window"),
+            "sun_elevation_deg": (geo["sun_elevation_deg"], "deg",
+                                  "elevation of the Sun's centre above the cloud top's geodetic horizon at time_s"),
+            "sunlit": (geo["sunlit"], "", "the Sun's upper limb above the cloud top's dipped horizon (not rendered)"),
+            "visible": (visible, "", "above the horizon, not sunlit, centre inside the frame and inside a frame's "
+                                     "time window"),
             "frame": (self.frame, "", "frame index holding time_s (-1: in a gap, not recorded)"),
             "electrons": (self.electrons.sum(axis=1), "electron", "electrons deposited in the image, all channels"),
             "electrons_per_channel": (self.electrons, "electron", "electrons deposited per channel [N, C]"),
