@@ -101,6 +101,7 @@ __all__ = [
     "EclipsePass",
     "shadow_function",
     "sun_gcrs_km",
+    "sun_gcrs_km_splined",
     "shadow_fraction",
     "eclipse_flags",
     "eclipse_events",
@@ -260,16 +261,13 @@ def sun_gcrs_km(times) -> np.ndarray:
     return np.ascontiguousarray(sun.cartesian.xyz.to_value(u.km).T)
 
 
-_SUN_NODE_S = 600.0   # Sun nodes for interpolation: a cubic spline through them is good to ~5e-6 km
-
-
-def _sun_at(times: Time) -> np.ndarray:
+def sun_gcrs_km_splined(times: Time) -> np.ndarray:
     """The Sun as :func:`sun_gcrs_km`, [K,3] km, for many times: exact at nodes every <= 10 min, cubic spline
-    between them. The geocentric Sun's path curves on the scale of a month (the Earth's monthly wobble about
+    between them (time_nodes.splined). The geocentric Sun's path curves on the scale of a month (the Earth's monthly wobble about
     the Earth-Moon barycentre) and a year, so the spline follows astropy to ~5e-6 km (measured over a day at
     7.3 s steps; 3e-14 rad in direction); astropy's ephemeris call (erfa.epv00) is the expensive part of
     sampling a day at 10 s steps."""
-    return splined(as_time_array(times), sun_gcrs_km, _SUN_NODE_S)
+    return splined(as_time_array(times), sun_gcrs_km)
 
 
 def shadow_fraction(orbit, times, earth_radius_km: float | None = None) -> np.ndarray:
@@ -277,7 +275,7 @@ def shadow_fraction(orbit, times, earth_radius_km: float | None = None) -> np.nd
     t = as_time_array(times)
     pos, _ = orbit.gcrs_states(t)
     pole = earth_pole_gcrs(t[len(t) // 2])
-    return shadow_function(pos, _sun_at(t), earth_radius_km, pole)
+    return shadow_function(pos, sun_gcrs_km_splined(t), earth_radius_km, pole)
 
 
 def eclipse_flags(orbit, times, earth_radius_km: float | None = None) -> np.ndarray:
@@ -390,7 +388,7 @@ def eclipse_events(orbit, start: Time, hours: float, step_s: float = 10.0,
     ts = _offsets(span, float(step_s))
     times = _times(t0, ts)
     pos, _ = orbit.gcrs_states(times)
-    sun = _sun_at(times)
+    sun = sun_gcrs_km_splined(times)
     pole = earth_pole_gcrs(times[len(times) // 2])
     a, b, c = _disk_geometry(pos, sun, earth_radius_km, pole)
 

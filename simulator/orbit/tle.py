@@ -86,11 +86,10 @@ def _gmst82_minus_era(jd1: np.ndarray, jd2: np.ndarray) -> np.ndarray:
 def teme_to_gcrs_matrix(times) -> np.ndarray:
     """Rotation matrices ``R`` [K,3,3] with ``r_GCRS = R @ r_TEME`` at ``times`` (see module docstring)."""
     t = as_time_array(times)
-    tt = t.tt
     utc = t.utc
     angle = _gmst82_minus_era(utc.jd1, utc.jd2)
     rz = erfa.rz(angle, np.broadcast_to(np.eye(3), angle.shape + (3, 3)))   # R3(GMST82 - ERA)
-    c = erfa.c2i06a(tt.jd1, tt.jd2)                                          # GCRS -> CIRS
+    c = _c2i(t)                                                              # GCRS -> CIRS
     return np.matmul(np.swapaxes(c, -1, -2), rz)
 
 

@@ -37,9 +37,8 @@ from ..camera.projection import project_directions_at_knots
 from ..earth.city_lights import SUNSET_ELEVATION_DEG, electrons_per_joule, lit_points, relative_airmass
 from ..earth.occultation import _moving_intervals
 from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices
-from ..orbit.eclipse import sun_gcrs_km
+from ..orbit.eclipse import sun_gcrs_km_splined
 from ..sky.apparent import C_KM_S, aberrate
-from ..time_nodes import splined
 from .intervals import clip_intervals, csr_entries, intersect_intervals, subset_csr
 from .observer import Observer
 from .coarse_grid import add_upsampled, block_size, coarse_optical_sigma, coarse_shape, to_coarse
@@ -107,7 +106,7 @@ class CityLightsSource:
         pos, vel, rot, _, _ = self.observer.states(t)
         times = self.start + t * u.s
         m = itrs_to_gcrs_matrices(times)
-        sun = splined(times, sun_gcrs_km)  # at nodes 10 min apart, splined (time_nodes.py)
+        sun = sun_gcrs_km_splined(times)
         beta = (vel / C_KM_S)[None, :, :]
         out = {key: np.empty((lat.size, t.size)) for key in ("x", "y", "dist", "sin_iss", "sin_sun")}
         p_itrs, n_itrs = geodetic_to_itrs_km(lat, lon), geodetic_normal_itrs(lat, lon)

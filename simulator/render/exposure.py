@@ -21,12 +21,11 @@ from ..camera.star_kernel import max_angle_cos, project_stars
 from ..earth.ellipsoid import earth_pole_gcrs
 from ..config import ExposureSpec
 from ..errors import ScenarioError
-from ..orbit.eclipse import check_in_shadow, shadow_function, sun_gcrs_km
+from ..orbit.eclipse import check_in_shadow, shadow_function, sun_gcrs_km_splined
 from ..earth.occultation import unocculted_at_knots, visibility_intervals
 from ..sky.apparent import C_KM_S, aberrate, natural_directions
 from ..sky.catalog import load_catalog
 from ..sky.photometry import channel_rates
-from ..time_nodes import splined
 from .airglow_layer import AirglowLayer
 from .intervals import clip_intervals, subset_csr
 from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_VISIBLE_TRANSMISSION, limb_curve, limb_optics, limb_truth,
@@ -345,7 +344,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         | (_limb_stats(limb) if limb is not None else {}),
         frame_start=np.array([w[0] for w in windows]), frame_stop=np.array([w[1] for w in windows]),
         electrons_per_frame=per_frame[shown], frames=frames, stack=spec.stack if spec.mode == "burst" else "single",
-        sunlit_fraction=shadow_function(pos, splined(scenario.start + t * u.s, sun_gcrs_km), pole_gcrs=pole),
+        sunlit_fraction=shadow_function(pos, sun_gcrs_km_splined(scenario.start + t * u.s), pole_gcrs=pole),
         sensor=sensor.finish() if sensor is not None else None,
     )
 

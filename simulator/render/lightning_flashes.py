@@ -48,9 +48,8 @@ from ..camera.projection import project_camera_points
 from ..earth import lightning
 from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices
 from ..earth.city_lights import SUNSET_ELEVATION_DEG
-from ..orbit.eclipse import EARTH_MEAN_RADIUS_KM, sun_gcrs_km
+from ..orbit.eclipse import EARTH_MEAN_RADIUS_KM, sun_gcrs_km_splined
 from ..random_streams import subsystem_seed
-from ..time_nodes import splined
 from .observer import field_radius
 from .trails import PIXEL_BOX_VARIANCE
 
@@ -191,9 +190,7 @@ def flash_geometry(camera, start, t, pos, vel, rot, flashes):
                        & (out["y"] >= -0.5) & (out["y"] <= camera.height - 0.5))
     # daylight at the cloud top: the Sun's elevation above its geodetic horizon, and whether its upper limb
     # clears the cloud top's own (dipped) horizon
-    times = start + tq * u.s
-    sun = splined(times, sun_gcrs_km) if n_fl > 1 else sun_gcrs_km(times).reshape(1, 3)
-    to_sun = sun - p
+    to_sun = sun_gcrs_km_splined(start + tq * u.s) - p
     sin_sun = np.sum(nrm * to_sun, axis=1) / np.linalg.norm(to_sun, axis=1)
     out["sun_elevation_deg"] = np.degrees(np.arcsin(np.clip(sin_sun, -1.0, 1.0)))
     out["sunlit"] = out["sun_elevation_deg"] > SUNSET_ELEVATION_DEG - horizon_dip_deg(flashes["cloud_top_km"])

@@ -444,8 +444,7 @@ def _knots_and_segments(final, n_rows, nb, exposure_step):
     chords); each segment's grid points are given as (knot interval, fraction along it)."""
     lr, ta, tb, va, vb = (np.concatenate([f[i] for f in final]) for i in range(5))
     order = np.lexsort((ta, lr))
-    lr, ta, tb, va = lr[order], ta[order], tb[order], va[order]
-    vb_order = order  # vb is read only at each row's last leaf and in its transmission columns
+    lr, ta, tb, va = lr[order], ta[order], tb[order], va[order]  # (vb is read in this order only where needed)
     counts = np.bincount(lr, minlength=n_rows)  # leaves per row; knots = leaves + 1
     last = np.cumsum(counts) - 1  # each row's last leaf
     kt = np.empty(lr.size + n_rows)
@@ -453,13 +452,13 @@ def _knots_and_segments(final, n_rows, nb, exposure_step):
     ptr = np.concatenate([[0], np.cumsum(counts + 1)]).astype(np.int64)
     pos_leaf = np.arange(lr.size) + lr  # knot index of each leaf's start
     kt[pos_leaf], kv[pos_leaf] = ta, va
-    kt[ptr[1:] - 1], kv[ptr[1:] - 1] = tb[last], vb[vb_order[last]]
+    kt[ptr[1:] - 1], kv[ptr[1:] - 1] = tb[last], vb[order[last]]
     out = dict(ptr=ptr, kt=kt, kx=kv[:, :nb], ky=kv[:, nb:2 * nb], kT=kv[:, 2 * nb:3 * nb], kh=kv[:, 3 * nb:4 * nb],
                kd=kv[:, 4 * nb])
 
     # flat and dark leaves; each row's cut and rendered range
     h = tb - ta
-    tr_a, tr_b = va[:, 2 * nb:3 * nb], vb[vb_order, 2 * nb:3 * nb]
+    tr_a, tr_b = va[:, 2 * nb:3 * nb], vb[order, 2 * nb:3 * nb]
     flat = ((np.minimum(tr_a, tr_b).min(axis=1) >= 1.0 - LIMB_FLAT_TRANSMISSION)
             & (h >= exposure_step * (1.0 - 1e-9)))
     dark = np.maximum(tr_a, tr_b).max(axis=1) < LIMB_DARK_TRANSMISSION
