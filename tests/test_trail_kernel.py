@@ -603,3 +603,30 @@ def test_flux_of_a_sinusoidal_illumination(psf):
     out = render_trails((214, 320), t, (100.0 + 2.0 * t)[None, :], (100.0 + 0.5 * t)[None, :], np.array([1000.0]),
                         np.array([0, 1]), np.array([0.0]), np.array([30.0]), psf, 5.0, illumination=illum[None, :])
     assert out.electrons[0] == pytest.approx(1000.0 * np.trapezoid(illum, t), rel=1e-6)
+
+
+def test_per_star_knot_times():
+    """t [N, K]: each star on its own knot times (the limb windows' use). Two stars whose knots differ (one
+    uneven, with a varying illumination, one padded past its end as limb_stars.window_sources pads) give the
+    images of rendering each alone on its own times (to 1e-12 of the peak), and the first matches the
+    time-sampled reference within 1e-4 of the peak; t of another shape is refused."""
+    t_a = np.array([0.0, 0.3, 0.5, 1.4, 2.0, 3.5, 4.0])
+    x_a, y_a = 20.0 + 6.0 * t_a, 30.0 + 2.5 * t_a
+    f_a = np.array([1.0, 0.8, 0.5, 0.4, 0.2, 0.1, 0.05])
+    t_b = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])  # knots 4..6 are padding: never visible
+    x_b = np.array([60.0, 58.0, 56.0, 54.0, 54.0, 54.0, 54.0])
+    y_b = np.array([10.0, 14.0, 18.0, 22.0, 22.0, 22.0, 22.0])
+    f_b = np.ones(7)
+    args = (np.array([0, 1, 2]), np.array([0.2, 1.5]), np.array([3.8, 4.0]), 1.0, 5.0)
+    both = render_trails(FRAME, np.stack([t_a, t_b]), np.stack([x_a, x_b]), np.stack([y_a, y_b]),
+                         np.array([500.0, 300.0]), *args, illumination=np.stack([f_a, f_b]))
+    one = [render_trails(FRAME, t, x[None, :], y[None, :], np.array([r]), np.array([0, 1]), np.array([a]),
+                         np.array([b]), 1.0, 5.0, illumination=f[None, :])
+           for t, x, y, f, r, a, b in ((t_a, x_a, y_a, f_a, 500.0, 0.2, 3.8), (t_b, x_b, y_b, f_b, 300.0, 1.5, 4.0))]
+    assert np.abs(both.image - one[0].image - one[1].image).max() <= 1e-12 * both.image.max()
+    assert both.electrons == pytest.approx([one[0].electrons[0], one[1].electrons[0]], rel=1e-12)
+    ref = _brute_force_illuminated(t_a, x_a, y_a, f_a, 0.2, 3.8, 500.0, effective_sigma(1.0))
+    assert np.abs(one[0].image - ref).max() <= 1e-4 * ref.max()
+    with pytest.raises(ValueError, match="t must be"):
+        render_trails(FRAME, np.stack([t_a, t_b, t_b]), np.stack([x_a, x_b]), np.stack([y_a, y_b]),
+                      np.array([500.0, 300.0]), *args)

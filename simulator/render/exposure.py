@@ -29,7 +29,7 @@ from ..sky.photometry import channel_rates
 from .airglow_layer import AirglowLayer
 from .intervals import clip_intervals, subset_csr
 from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_VISIBLE_TRANSMISSION, limb_curve, limb_optics, limb_truth,
-                         outside_windows, segment_intervals, segment_sources)
+                         outside_windows, window_intervals, window_sources)
 from .observer import Observer, field_radius, interp_error, projection_args
 from .sensor_stage import SensorStage
 from .solar_system_sources import solar_system_sources, solar_system_truth
@@ -224,13 +224,13 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     per_channel = np.zeros((rate_all.size, n_ch))  # electrons per source and channel, all frames
     if limb is not None:
         # stars setting through the atmosphere: their limb windows are rendered per channel from their own
-        # knots (segments), each channel with its own track and transmission; elsewhere with the others
+        # knots, each channel with its own track and transmission; elsewhere with the others
         limb_rows = limb["rows"]  # candidate index = source row (stars come first)
         iv_ptr_g, iv_start_g, iv_stop_g = outside_windows(limb, iv_ptr_r, iv_start_r, iv_stop_r, limb_rows,
                                                           rate_all.size)
         spectral = limb["spectrum"].spectral
         vignette = camera.relative_illumination if vignetted else None
-        limb_batches = [list(segment_sources(limb, c + 1 if spectral else 0,
+        limb_batches = [list(window_sources(limb, c + 1 if spectral else 0,
                                              channel_rate[limb_rows, c] if spectral else rate_all[limb_rows], vignette))
                         for c in range(n_ch)]
     else:
@@ -274,18 +274,18 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
                 limb_clock = _time.perf_counter()
                 lp, ls, le = clip_intervals(iv_ptr_r, iv_start_r, iv_stop_r, t0, t1)
                 for b, batch in enumerate(limb_batches[0]):
-                    seg = batch[0]
-                    sp, sa, sb = segment_intervals(limb, seg, lp, ls, le, limb_rows)
-                    owner = limb_rows[limb["seg_row"][seg]]
+                    rng = batch[0]
+                    sp, sa, sb = window_intervals(limb, rng, lp, ls, le, limb_rows)
+                    owner = limb_rows[limb["range_row"][rng]]
                     for c in range(n_ch):
-                        _, tau, xs, ys, rate_s, illum_s = limb_batches[c][b]
+                        _, tk, xs, ys, rate_s, illum_s = limb_batches[c][b]
                         # channel c's own track and transmission, into channel c of the image
                         one_hot = None
                         if n_ch > 1:
                             one_hot = np.zeros((xs.shape[0], n_ch))
                             one_hot[:, c] = 1.0
                         for weight, sigma_px in camera.psf_mixture():
-                            part = render_trails(shape, tau, xs, ys, rate_s * weight, sp, sa, sb, sigma_px,
+                            part = render_trails(shape, tk, xs, ys, rate_s * weight, sp, sa, sb, sigma_px,
                                                  scenario.render.psf_extent_sigma, illumination=illum_s,
                                                  channel_weights=one_hot, out=image, **field)
                             np.add.at(per_frame[:, f], owner, part.electrons)
@@ -352,5 +352,5 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
 def _limb_stats(limb) -> dict:
     """Knot counts of the limb stars' own grids (limb = "atmosphere")."""
     return {"limb_stars": int(limb["rows"].size), "limb_knots": int(limb["kt"].size),
-            "limb_segments": int(limb["seg_n"].size), "limb_levels": int(limb["levels"]),
+            "limb_ranges": int(limb["range_row"].size), "limb_levels": int(limb["levels"]),
             "limb_capped_intervals": int(limb["capped"])}

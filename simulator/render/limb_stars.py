@@ -23,9 +23,9 @@ intervals where its line of sight is in the atmosphere): every window interval i
 ``LIMB_MAX_LEVELS`` at most) until, at the interval's midpoint, every channel's transmission is within
 ``LIMB_TRANSMISSION_TOLERANCE`` of the chord's mean and, where the star is in the frame and at least
 ``LIMB_VISIBLE_TRANSMISSION`` of its light arrives, every channel's track is within ``render.knot_tolerance``
-of the chord. The renderer takes one time grid per call, so a star's knots are cut into *segments* of equal
-spacing h; a segment is rendered as its own source on the grid τ = 0, 1, … n with rate × h (exact in flux:
-the kernel only uses time through rate × Δt). Outside its window the star is rendered with the other stars
+of the chord. The star's *rendered range* (its window less the flat and dark ends below) is one source of
+the trail renderer on these knots, one per channel (render_trails takes each source's own knot times).
+Outside its window the star is rendered with the other stars
 on the exposure's knots (transmission 1 there, or hidden), and so are the window's flat ends (every channel
 ≥ 1 − LIMB_FLAT_TRANSMISSION); own-knot intervals darker than LIMB_DARK_TRANSMISSION are not rendered.
 The channels' extinction is tabulated in the ray's tangent altitude (EXTINCTION_TABLE_STEP_KM).
@@ -52,10 +52,8 @@ LIMB_VISIBLE_TRANSMISSION = 0.01  # the truth's "visible" flag needs at least th
 LIMB_WAVELENGTH_M = 550e-9  # the grey transmission, the truth's x, y and a mono camera's optics
 LIMB_TRANSMISSION_TOLERANCE = 1e-3  # midpoint transmission vs the chord's mean (of the unit peak)
 LIMB_MAX_LEVELS = 10  # a knot interval of the exposure is halved at most this often for a limb star
-LIMB_SEGMENT_CHORDS = 256  # longest segment (chords) rendered as one source
-LIMB_RUN_CHORDS = 16.0  # a limb star's pieces of different spacing are joined while that adds fewer chords (a run costs
-# about as much as this many chords in the trail kernel: Pettit limb windows 24 s at 0 (one piece per spacing),
-# 27 s at infinity (one per star), 21-23 s at 8-32, measured on a loaded 2-core machine)
+# the rendered ranges are batched by knot count (render_trails pads each batch to its longest)
+WINDOW_BATCH_KNOTS = ((2, 8), (9, 32), (33, 128), (129, 512), (513, 2**62))
 # a knot interval of the exposure whose transmission (every channel, both ends) is at least 1 − this is
 # rendered with the other stars on the exposure's knots (transmission 1, the 550 nm track): the channels'
 # tracks are within 1e-5 px of it there (Pettit: < 3e-6 px)
@@ -286,8 +284,9 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
       at 550 nm); for spectral cameras transmission_per_channel [N, K, C];
     * the limb windows: rows (candidate indices), win_start, win_stop [M] (s);
     * each row's own knots as CSR: ptr [M+1], kt [P] (s), kx, ky, kT, kh (ray tangent altitude) [P, B] (B as in
-      pair_optics), kd [P] (distance to the tangent point, km), and the
-      segments of equal spacing: seg_row, seg_first (index into kt), seg_n (chords);
+      pair_optics), kd [P] (distance to the tangent point, km); the rendered ranges: range_row (index into
+      rows), range_first, range_last (indices into kt); cut_start, cut_stop [M] (s, the part of the window
+      taken from the exposure's knots: inf for none);
     * spectrum (LimbSpectrum), levels (deepest bisection level used), capped (intervals that hit it).
     """
     from ..earth.ellipsoid import pole_frame
@@ -362,7 +361,7 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
         lr, ta, tb, va, vb, vm, tm = lr[fail], ta[fail], tb[fail], va[fail], vb[fail], vm[fail], tm[fail]
         lr, ta, tb = np.concatenate([lr, lr]), np.concatenate([ta, tm]), np.concatenate([tm, tb])
         va, vb = np.concatenate([va, vm]), np.concatenate([vm, vb])
-    out.update(_knots_and_segments(final, rows.size, nb, float(t[1] - t[0]) if k_n > 1 else 0.0), levels=level,
+    out.update(_knots_and_ranges(final, rows.size, nb, float(t[1] - t[0]) if k_n > 1 else 0.0), levels=level,
                capped=capped)
     return out
 
@@ -399,49 +398,14 @@ def _midpoint_fails_kernel(va, vb, vm, nb, width, height, tol_px, tol_t, visible
     return fails
 
 
-@njit(cache=True)
-def _join_pieces(rng, h, run_chords):
-    """First leaf of each piece: leaves (in order; rng [L] their rendered range, h [L] their spacing) are cut
-    where the range or the spacing changes; a run of equal spacing joins the piece before it (rendered on the
-    finer of the two spacings) when that adds fewer than ``run_chords`` chords to rendering them apart."""
-    n = h.size
-    start = np.empty(n, np.int64)
-    p = 0
-    i = 0
-    g_span = 0.0
-    g_h = 1.0
-    while i < n:
-        j = i + 1  # the run of equal spacing i..j-1
-        while j < n and rng[j] == rng[i] and abs(h[j] - h[i]) <= 1e-9 * max(h[j], h[i]):
-            j += 1
-        span = 0.0
-        for k in range(i, j):
-            span += h[k]
-        if p > 0 and rng[start[p - 1]] == rng[i]:
-            joined = (g_span + span) / min(g_h, h[i])
-            apart = g_span / g_h + span / h[i] + run_chords
-            if joined <= apart:
-                g_span += span
-                g_h = min(g_h, h[i])
-                i = j
-                continue
-        start[p] = i
-        p += 1
-        g_span = span
-        g_h = h[i]
-        i = j
-    return start[:p]
-
-
-def _knots_and_segments(final, n_rows, nb, exposure_step):
-    """Each row's knots (CSR) from its leaves, and the segments that render them.
+def _knots_and_ranges(final, n_rows, nb, exposure_step):
+    """Each row's knots (CSR) from its leaves, its cut and its rendered range.
 
     The leaves of a row's window that are *flat* (every channel's transmission ≥ 1 − LIMB_FLAT_TRANSMISSION at
     both ends, one exposure knot interval long) are left to the exposure's knots: the row's cut [cut_start,
     cut_stop] spans its first to last other leaf. Leaves that are *dark* (every channel below
     LIMB_DARK_TRANSMISSION at both ends) are not rendered. The rest, from the first to the last leaf that is
-    neither, is rendered from the row's knots in segments of equal spacing (at most LIMB_SEGMENT_CHORDS
-    chords); each segment's grid points are given as (knot interval, fraction along it)."""
+    neither, is rendered from the row's knots (its rendered range, as knot indices)."""
     lr, ta, tb, va, vb = (np.concatenate([f[i] for f in final]) for i in range(5))
     order = np.lexsort((ta, lr))
     lr, ta, tb, va = lr[order], ta[order], tb[order], va[order]  # (vb is read in this order only where needed)
@@ -477,96 +441,45 @@ def _knots_and_segments(final, n_rows, nb, exposure_step):
     out["cut_start"] = np.where(has_cut, ta[np.minimum(c_lo, lr.size - 1)], np.inf)
     out["cut_stop"] = np.where(has_cut, tb[np.maximum(c_hi, 0)], np.inf)
     r_lo, r_hi = first_last(~flat & ~dark)
-    seg_rows = np.flatnonzero(r_hi >= 0)
-    lo, hi = r_lo[seg_rows], r_hi[seg_rows]
-    n_leaf = hi - lo + 1
-    leaf = np.repeat(lo, n_leaf) + (np.arange(n_leaf.sum()) - np.repeat(np.cumsum(n_leaf) - n_leaf, n_leaf))
-    # pieces: each rendered range is cut where its spacing changes, and neighbouring pieces are joined (on the
-    # finer spacing) while that costs fewer than LIMB_RUN_CHORDS extra chords; each piece is rendered on one
-    # uniform grid of its finest spacing: every leaf of the row is 2^-level of an exposure knot interval, so
-    # the grid holds all its knots and the track, transmission and vignetting are the same piecewise-linear
-    # functions. Pieces longer than LIMB_SEGMENT_CHORDS chords are cut into segments of at most that many.
-    leaf_range = np.repeat(np.arange(seg_rows.size), n_leaf)
-    piece_start = _join_pieces(leaf_range, h[leaf], float(LIMB_RUN_CHORDS))
-    piece_row = seg_rows[leaf_range[piece_start]]
-    n_leaf = np.diff(np.append(piece_start, leaf.size))
-    hi = leaf[piece_start + n_leaf - 1]
-    lo = leaf[piece_start]
-    leaf_row = np.repeat(np.arange(piece_row.size), n_leaf)
-    h_min = np.full(piece_row.size, np.inf)
-    np.minimum.at(h_min, leaf_row, h[leaf])
-    m = np.maximum(np.rint(h[leaf] / h_min[leaf_row]).astype(np.int64), 1)  # fine steps per leaf
-    # grid points: m per leaf (fractions j/m along it), then the range's last knot (fraction 1 of leaf hi)
-    n_pts = np.bincount(leaf_row, weights=m, minlength=piece_row.size).astype(np.int64) + 1
-    p_leaf = np.repeat(leaf, m)
-    j = np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m)
-    frac = j / np.repeat(m, m).astype(np.float64)
-    row_of_pt = np.repeat(np.arange(piece_row.size), n_pts - 1)
-    pt_ptr = np.concatenate([[0], np.cumsum(n_pts)]).astype(np.int64)
-    gk = np.empty(pt_ptr[-1], np.int64)
-    gf = np.empty(pt_ptr[-1])
-    body = np.arange(row_of_pt.size) + row_of_pt  # position of each leaf point in the row-major grid
-    gk[body], gf[body] = pos_leaf[p_leaf], frac
-    gk[pt_ptr[1:] - 1], gf[pt_ptr[1:] - 1] = pos_leaf[hi], 1.0
-    # cut into segments of at most LIMB_SEGMENT_CHORDS chords (consecutive segments share their joint)
-    chords = n_pts - 1
-    per = -(-chords // LIMB_SEGMENT_CHORDS)
-    seg_of_row = np.repeat(np.arange(piece_row.size), per)
-    s_idx = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
-    first = s_idx * LIMB_SEGMENT_CHORDS
-    seg_n = np.minimum(chords[seg_of_row] - first, LIMB_SEGMENT_CHORDS)
-    g0 = pt_ptr[seg_of_row] + first  # first grid point of each segment in the row-major grid
-    g_ptr = np.concatenate([[0], np.cumsum(seg_n + 1)]).astype(np.int64)
-    g_seg = np.repeat(np.arange(seg_n.size), seg_n + 1)
-    src = g0[g_seg] + (np.arange(g_ptr[-1]) - g_ptr[g_seg])
-    seg_h = h_min[seg_of_row]
-    seg_t0 = ta[lo][seg_of_row] + first * seg_h
-    out.update(seg_row=piece_row[seg_of_row], seg_t0=seg_t0, seg_h=seg_h, seg_n=seg_n, seg_ptr=g_ptr, grid_k=gk[src],
-               grid_f=gf[src])
+    # each row's rendered range: its knots from the first to the last leaf that is neither flat nor dark
+    range_row = np.flatnonzero(r_hi >= 0)
+    out.update(range_row=range_row, range_first=pos_leaf[r_lo[range_row]], range_last=pos_leaf[r_hi[range_row]] + 1)
     return out
 
 
-def _grid_values(limb, name, b, g):
-    """Column b of knot array ``name`` at grid points g (linear between the row's knots)."""
-    v = limb[name][:, b]
-    k, f = limb["grid_k"][g], limb["grid_f"][g]
-    return v[k] + f * (v[k + 1] - v[k])
+def window_sources(limb, b, rate, vignetting=None):
+    """The rendered ranges as sources for render_trails, each on its own knots, in batches of similar knot
+    count, for wavelength column b.
 
-
-def segment_sources(limb, b, rate, vignetting=None):
-    """The segments as sources for render_trails, in batches of similar length, for wavelength column b.
-
-    rate [M] electrons/s of each limb row in this channel. Yields (seg, tau, x, y, rate_s, illumination):
-    seg the segment indices, tau = 0..n the shared grid, x, y, illumination [S, n+1] (transmission ×
-    vignetting(x, y) when given), rate_s = rate × spacing (electrons per unit of tau).
+    rate [M] electrons/s of each limb row in this channel. Yields (ranges, t, x, y, rate_r, illumination):
+    ranges the indices into range_row, t, x, y, illumination [S, K] the range's knots (times in s, pixels,
+    transmission × vignetting(x, y) when given), padded past the last knot (1 s apart, same place: never
+    visible), rate_r [S] electrons/s.
     """
-    n_seg = limb["seg_n"]
-    for lo, hi in ((1, 8), (9, 32), (33, 128), (129, LIMB_SEGMENT_CHORDS)):
-        seg = np.flatnonzero((n_seg >= lo) & (n_seg <= hi))
-        if seg.size == 0:
+    first, last = limb["range_first"], limb["range_last"]
+    n_knots = last - first + 1
+    for lo, hi in WINDOW_BATCH_KNOTS:
+        rng = np.flatnonzero((n_knots >= lo) & (n_knots <= hi))
+        if rng.size == 0:
             continue
-        n = int(n_seg[seg].max())
-        col = np.minimum(np.arange(n + 1)[None, :], n_seg[seg][:, None])  # pad with the segment's last knot
-        g = limb["seg_ptr"][seg][:, None] + col
-        xs, ys, tr = (_grid_values(limb, name, b, g) for name in ("kx", "ky", "kT"))
+        col = np.arange(int(n_knots[rng].max()))[None, :]
+        k = first[rng][:, None] + np.minimum(col, n_knots[rng][:, None] - 1)
+        beyond = np.maximum(col - (n_knots[rng][:, None] - 1), 0)
+        t = limb["kt"][k] + beyond
+        xs, ys, tr = limb["kx"][k, b], limb["ky"][k, b], limb["kT"][k, b]
         if vignetting is not None:
             tr = tr * np.nan_to_num(vignetting(xs, ys), nan=0.0)
-        yield seg, np.arange(n + 1, dtype=np.float64), xs, ys, rate[limb["seg_row"][seg]] * limb["seg_h"][seg], tr
+        yield rng, t, xs, ys, rate[limb["range_row"][rng]], tr
 
 
-def segment_intervals(limb, seg, ptr, start, stop, row_index):
-    """Visible intervals of the segments ``seg`` in their own grid tau = (t − seg_t0) / seg_h (CSR).
-
-    ptr, start, stop: the sources' visible intervals (s); row_index [M]: each limb row's source index."""
+def window_intervals(limb, rng, ptr, start, stop, row_index):
+    """Visible intervals (s, CSR) of the rendered ranges ``rng``: their rows' (ptr, start, stop; row_index [M]
+    each limb row's source index) within the range's first and last knot."""
     from .intervals import intersect_intervals, subset_csr
 
-    t0, h = limb["seg_t0"][seg], limb["seg_h"][seg]
-    t1 = t0 + limb["seg_n"][seg] * h
-    p, a, b = subset_csr(ptr, start, stop, row_index[limb["seg_row"][seg]])
-    one = np.arange(seg.size + 1, dtype=np.int64)
-    p, a, b = intersect_intervals(p, a, b, one, t0, t1)
-    owner = np.repeat(np.arange(seg.size), np.diff(p))
-    return p, (a - t0[owner]) / h[owner], (b - t0[owner]) / h[owner]
+    p, a, b = subset_csr(ptr, start, stop, row_index[limb["range_row"][rng]])
+    one = np.arange(rng.size + 1, dtype=np.int64)
+    return intersect_intervals(p, a, b, one, limb["kt"][limb["range_first"][rng]], limb["kt"][limb["range_last"][rng]])
 
 
 def outside_windows(limb, ptr, start, stop, row_index, n_sources):

@@ -208,10 +208,11 @@ def _emit_polyline(px, py, pt, pe, pf, n, rate, width, height, margin, star,
 
 
 @njit(cache=True)
-def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, j0, j1, illum):
+def build_runs(times, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, j0, j1, illum):
     """Build runs for stars j0..j1-1.
 
-    t [K] knot times (s); x, y [N, K] pixel positions (NaN where undefined); rate [N] electrons/s;
+    times [T, K] knot times (s): one row shared by every star (T = 1) or each star's own (T = N, increasing in
+    each row); x, y [N, K] pixel positions (NaN where undefined); rate [N] electrons/s;
     visible time intervals of star j: iv_start/iv_stop[iv_ptr[j]:iv_ptr[j+1]] (s). illum [N, K]: the
     lens's relative illumination (vignetting) at each knot, or an empty [0, 0] array for none; a chord
     carries rate x the time integral of the (linearly interpolated) illumination over it (the trapezoid),
@@ -222,11 +223,13 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, 
     starts or ends, which the kernel tapers with the erf of the exact chord integral).
     """
     n_knots = x.shape[1]
+    shared = times.shape[0] == 1
     # exact capacity: every interval contributes its inner knots plus two end points; a point becomes
     # at most two vertices (where one run ends and the next begins)
     n_points = 0
     n_iv = 0
     for j in range(j0, j1):
+        t = times[0] if shared else times[j]
         for iv in range(iv_ptr[j], iv_ptr[j + 1]):
             ka = np.searchsorted(t, iv_start[iv], side="right")
             kb = np.searchsorted(t, iv_stop[iv], side="left")
@@ -253,6 +256,7 @@ def build_runs(t, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, 
     nv = 0
     nr = 0
     for j in range(j0, j1):
+        t = times[0] if shared else times[j]
         for iv in range(iv_ptr[j], iv_ptr[j + 1]):
             ta = iv_start[iv]
             tb = iv_stop[iv]

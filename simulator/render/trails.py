@@ -105,7 +105,8 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
                   psf_field_growth=0.0, field_centre=(0.0, 0.0), field_radius=1.0, out=None) -> TrailRender:
     """Render every star's visible track into an image of electrons.
 
-    shape (H, W); t [K] s; x, y [N, K] pixels; rate [N] electrons/s (all channels); visible intervals as
+    shape (H, W); t [K] s, the knot times of every star, or [N, K] each star's own (increasing per row; the
+    knots beyond a star's visible intervals are never read); x, y [N, K] pixels; rate [N] electrons/s (all channels); visible intervals as
     CSR (iv_ptr [N+1], iv_start, iv_stop in s). psf_sigma_px is the optical sigma; the pixel box is added.
     channel_weights [N, C] (rows summing to 1) splits each star among C channels: the image is then
     [H, W, C]; without it the image is [H, W]. ``electrons`` is per star, all channels together.
@@ -132,7 +133,9 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
     electrons = np.zeros(n_stars)
     updates = 0
     n_runs = 0
-    t = np.ascontiguousarray(t, dtype=np.float64)
+    t = np.ascontiguousarray(np.atleast_2d(t), dtype=np.float64)
+    if t.shape not in ((1, x.shape[1]), x.shape):
+        raise ValueError(f"t must be [K] or [N, K] like x {x.shape}, got {t.shape}")
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     rate = np.ascontiguousarray(rate, dtype=np.float64)
