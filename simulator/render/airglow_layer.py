@@ -7,7 +7,7 @@ from ..attitude import InertialAttitude
 
 
 class AirglowLayer:
-    """Airglow images (electrons/s per pixel and channel) for each frame.
+    """Airglow electrons added to each frame's image.
 
     The layers are fixed to the Earth: in LVLH attitude they stand still in the image (the ISS's altitude
     changes move them by a few pixels over 15 minutes), so one image at mid-exposure serves every frame;
@@ -15,26 +15,36 @@ class AirglowLayer:
     smearing within a frame is not yet modelled).
     """
 
-    def __init__(self, scenario, t, pos, rot, pole):
+    def __init__(self, scenario, t, pos, rot, pole, n_frames=1):
         self.camera = scenario.camera
         self.lvlh = not isinstance(scenario.attitude, InertialAttitude)
         self.t, self.pos, self.rot, self.pole = t, pos, rot, pole
-        self.cached = None
+        self.n_frames = n_frames
+        self.cached = None  # LVLH with several frames: the rate image, and it times the last frame's duration
+        self.scaled = (None, None)
 
-    def _image(self, tq):
+    def _add(self, tq, image, scale):
+        """Add scale × the airglow rate image at the knot nearest tq to image [H, W, C] (in place)."""
         from ..earth.airglow import airglow_image
 
         k = int(np.argmin(np.abs(self.t - tq)))
         # without a channel_response, airglow_image uses the camera's own spectral response (or throughput)
-        img = airglow_image(self.camera, self.rot[k], self.pos[k], self.pole)
-        return img[:, :, 0] if len(self.camera.channels) == 1 else img
+        airglow_image(self.camera, self.rot[k], self.pos[k], self.pole, scale=scale, out=image)
 
-    def rate(self, f, t0, t1):
-        if self.lvlh:
+    def add_electrons(self, image, f, t0, t1):
+        """Add frame f's airglow electrons (frame [t0, t1], s) to its image [H, W, C] (float64, in place)."""
+        mid = 0.5 * (self.t[0] + self.t[-1])
+        if not self.lvlh:
+            self._add(0.5 * (t0 + t1), image, t1 - t0)
+        elif self.n_frames == 1:
+            self._add(mid, image, t1 - t0)  # straight into the frame: no 290 MB temporaries
+        else:
             if self.cached is None:
-                self.cached = self._image(0.5 * (self.t[0] + self.t[-1]))
-            return self.cached
-        return self._image(0.5 * (t0 + t1))
+                self.cached = np.zeros_like(image)
+                self._add(mid, self.cached, 1.0)
+            if self.scaled[0] != t1 - t0:  # frames of a burst mostly share their duration
+                self.scaled = (t1 - t0, self.cached * (t1 - t0))
+            image += self.scaled[1]
 
     def truth(self):
         from ..earth.airglow import DEFAULT_LAYERS, peak_tangent_altitude_curve

@@ -245,19 +245,19 @@ class CityLightsSource:
         self.piece_ptr, self.piece_start, self.piece_stop = ptr, start, stop
 
     # --- rendering ---------------------------------------------------------------------------------------
-    def frame_electrons(self, f, t0, t1):
-        """Electrons deposited by the city lights during the frame [t0, t1] (s): [H, W] or [H, W, C].
+    def add_electrons(self, image, f, t0, t1):
+        """Add the electrons the city lights deposit during frame f, [t0, t1] (s), to image [H, W, C] (float64,
+        C-contiguous, in place).
 
-        Each (width bin, PSF component) is one trail-kernel call; wide ones on a grid of s x s blocks
-        (render/coarse_grid.py), upsampled once per block size.
+        Each (width bin, PSF component) is one trail-kernel call; narrow ones straight into the image, wide
+        ones on a grid of s x s blocks (render/coarse_grid.py), upsampled once per block size.
         """
         cam, c = self.camera, self.cells
         n_ch = len(cam.channels)
         shape = (cam.height, cam.width)
-        image = np.zeros(shape + (n_ch,), np.float32)  # the frame's own precision (the exposure's images are float32)
         ptr, start, stop = clip_intervals(self.piece_ptr, self.piece_start, self.piece_stop, t0, t1)
         extent = self.scenario.render.psf_extent_sigma
-        coarse = {}  # block size -> image of blocks
+        coarse = {1: image}  # block size -> image of blocks
         for b, sigma_cell in enumerate(self.bin_sigma):
             rows = np.flatnonzero((self.piece_bin == b) & (np.diff(ptr) > 0))
             if rows.size == 0:
@@ -274,11 +274,15 @@ class CityLightsSource:
                                     illumination=c["illumination"][cells], out=target)
                 np.add.at(self.electrons, cells, res.electrons[:, None] * c["split"][cells])
         for s, blocks in coarse.items():
-            if s == 1:
-                image += blocks
-            else:
+            if s > 1:
                 add_upsampled(image, blocks, s)
-        return image if n_ch > 1 else image[:, :, 0]
+        return image
+
+    def frame_electrons(self, f, t0, t1):
+        """The electrons of frame f alone: [H, W] or [H, W, C] (add_electrons into a new image)."""
+        cam = self.camera
+        image = self.add_electrons(np.zeros((cam.height, cam.width, len(cam.channels))), f, t0, t1)
+        return image if image.shape[2] > 1 else image[:, :, 0]
 
     def truth(self) -> dict:
         """/truth/city_lights: the cells visible at some knot, with their tracks and electrons."""

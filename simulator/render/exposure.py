@@ -239,10 +239,9 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     updates = runs = 0
     sensor = SensorStage(scenario, t, pos, len(windows)) if scenario.sensor is not None else None
     source_clock = _time.perf_counter()
-    airglow = AirglowLayer(scenario, t, pos, rot, pole) if scenario.earth.airglow else None
-    airglow_rate = airglow.rate if airglow is not None else None
+    airglow = AirglowLayer(scenario, t, pos, rot, pole, len(windows)) if scenario.earth.airglow else None
     timings["airglow_s"] = _time.perf_counter() - source_clock
-    # Earth sources that deposit their own electrons per frame: .frame_electrons(f, t0, t1) -> image, .truth()
+    # Earth sources that deposit their own electrons per frame: .add_electrons(image, f, t0, t1), .truth()
     earth_sources = {}
     if scenario.earth.city_lights:
         from .city_lights_source import CityLightsSource
@@ -295,16 +294,16 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
                 timings["limb_render_s"] = timings.get("limb_render_s", 0.0) + _time.perf_counter() - limb_clock
             bar.update(int(rate_all.size))
             # the frame's image is its own (a fresh render each frame): add in place, no full-frame copies
-            if n_ch == 1:
-                image = image[:, :, 0]
-            if airglow is not None:
+            if airglow is not None:  # (into the [H, W, C] image, as every Earth source)
                 source_clock = _time.perf_counter()
-                image += airglow_rate(f, t0, t1) * (t1 - t0)
+                airglow.add_electrons(image, f, t0, t1)
                 timings["airglow_s"] += _time.perf_counter() - source_clock
             for name, source in earth_sources.items():
                 source_clock = _time.perf_counter()
-                image += source.frame_electrons(f, t0, t1)
+                source.add_electrons(image, f, t0, t1)
                 timings[f"{name}_s"] += _time.perf_counter() - source_clock
+            if n_ch == 1:
+                image = image[:, :, 0]
             if sensor is not None:
                 sensor.expose(f, image, t0, t1)
             if frames is not None:

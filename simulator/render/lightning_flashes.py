@@ -203,7 +203,7 @@ def horizon_dip_deg(height_km):
 
 
 class LightningFlashes:
-    """Flashes drawn for one exposure; ``frame_electrons(f, t0, t1)`` renders those of frame f, ``truth()``."""
+    """Flashes drawn for one exposure; ``add_electrons(image, f, t0, t1)`` renders those of frame f, ``truth()``."""
 
     def __init__(self, scenario, t, pos, vel, rot, pole):
         self.camera = camera = scenario.camera
@@ -241,8 +241,14 @@ class LightningFlashes:
         self.electrons = np.zeros((n, self.n_channels))
 
     def frame_electrons(self, f: int, t0: float, t1: float) -> np.ndarray:
+        """The electrons of frame f alone: [H, W] or [H, W, C] (add_electrons into a new image)."""
         cam = self.camera
-        image = np.zeros((cam.height, cam.width, self.n_channels))
+        image = self.add_electrons(np.zeros((cam.height, cam.width, self.n_channels)), f, t0, t1)
+        return image[:, :, 0] if self.n_channels == 1 else image
+
+    def add_electrons(self, image: np.ndarray, f: int, t0: float, t1: float) -> np.ndarray:
+        """Add the flashes of frame f ([t0, t1], s) to image [H, W, C] (float64, in place); returns it."""
+        cam = self.camera
         tm = self.flashes["time_s"]
         sel = (self.frame < 0) & (tm >= t0) & ((tm < t1) | ((tm == t1) & (t1 >= self.span[1])))
         self.frame[sel] = f
@@ -261,7 +267,7 @@ class LightningFlashes:
                                np.ascontiguousarray(cov[:, 1, 1] + var),
                                np.ascontiguousarray(self.flux[idx] * weight), EXTENT_SIGMA, deposited)
             self.electrons[idx] += deposited
-        return image[:, :, 0] if self.n_channels == 1 else image
+        return image
 
     def truth(self) -> dict:
         fl, geo = self.flashes, self.geometry
