@@ -274,6 +274,13 @@ def test_compiled_pair_optics_match_the_numpy_path(colour_camera):
         np.testing.assert_array_equal(np.isnan(got[key]), np.isnan(ref[key]), err_msg=key)
         tol = {"x": 1e-7, "y": 1e-7, "eps": 1e-12, "T": 1e-10}.get(key, 1e-8)
         np.testing.assert_allclose(got[key], ref[key], rtol=0, atol=tol, err_msg=key)
+    # pairs given as indices into observer states and stars (limb_optics' use): the same pairs, bit for bit
+    pos, rot, beta, geo, natural, teff = _pairs()
+    obs, star = np.random.default_rng(5).permutation(pos.shape[0]), np.random.default_rng(6).permutation(geo.shape[0])
+    indexed = pair_optics(camera, spectrum, pos, rot, beta, geo, natural, teff, np.eye(3), obs, star)
+    direct = pair_optics(camera, spectrum, pos[obs], rot[obs], beta[obs], geo[star], natural[star], teff[star], np.eye(3))
+    for key in ("h_g", "distance", "x", "y", "eps", "T", "h_ray"):
+        np.testing.assert_array_equal(indexed[key], direct[key], err_msg=key)
 
 
 def test_table_arrays_reproduce_the_atmosphere_functions():

@@ -161,18 +161,20 @@ def _project(cx_, cy_, cz_, cam):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def pair_optics_kernel(pos, rot, beta, geo, natural, node, frac, rot_pole, exact_near, optics_below, hidden_below,
-                       cb, ce, x0, dx, n, bottom, top, radius, lo_h, tol, cbp, cep, clap, tau_p, ext, h0e, dhe, cam,
-                       h_g, dist, x, y, eps, trans, h_ray):
+def pair_optics_kernel(obs_i, star_i, pos, rot, beta, geo, natural, node, frac, rot_pole, exact_near, optics_below,
+                       hidden_below, cb, ce, x0, dx, n, bottom, top, radius, lo_h, tol, cbp, cep, clap, tau_p, ext, h0e,
+                       dhe, cam, h_g, dist, x, y, eps, trans, h_ray):
     """Limb optics of P pairs (limb_stars.pair_optics): fills h_g, dist [P] and x, y, eps, trans, h_ray [P, B].
 
+    Pair p is observer state obs_i[p] (pos, rot, beta) and star star_i[p] (geo, natural, node, frac).
     cb, ce [B, 4, n]: each wavelength's ray table (b and ln ε); cbp, cep, clap, tau_p: the path (550 nm) table
     for the dilution and the grey transmission (wavelength 0); ext [B − 1, H, T]: the channels' extinction
-    tables (limb_stars._extinction_table), node, frac [P]: each star's T_eff node and fraction."""
+    tables (limb_stars._extinction_table), node, frac: each star's T_eff node and fraction."""
     nb = x.shape[1]
-    for p in prange(pos.shape[0]):
-        ox, oy, oz = pos[p, 0], pos[p, 1], pos[p, 2]
-        gx, gy, gz = geo[p, 0], geo[p, 1], geo[p, 2]
+    for p in prange(obs_i.shape[0]):
+        o, s = obs_i[p], star_i[p]
+        ox, oy, oz = pos[o, 0], pos[o, 1], pos[o, 2]
+        gx, gy, gz = geo[s, 0], geo[s, 1], geo[s, 2]
         pp0 = rot_pole[0, 0] * ox + rot_pole[0, 1] * oy + rot_pole[0, 2] * oz
         pp1 = rot_pole[1, 0] * ox + rot_pole[1, 1] * oy + rot_pole[1, 2] * oz
         pp2 = rot_pole[2, 0] * ox + rot_pole[2, 1] * oy + rot_pole[2, 2] * oz
@@ -186,7 +188,7 @@ def pair_optics_kernel(pos, rot, beta, geo, natural, node, frac, rot_pole, exact
         in_band = hg < optics_below and hg > hidden_below and d > 0.0
         if not in_band:
             hidden = hg <= hidden_below
-            sx, sy, sz = _aberrate_rotate(natural[p, 0], natural[p, 1], natural[p, 2], beta[p], rot[p])
+            sx, sy, sz = _aberrate_rotate(natural[s, 0], natural[s, 1], natural[s, 2], beta[o], rot[o])
             u, v = _project(sx, sy, sz, cam)
             for b in range(nb):
                 x[p, b], y[p, b] = u, v
@@ -210,13 +212,13 @@ def pair_optics_kernel(pos, rot, beta, geo, natural, node, frac, rot_pole, exact
                 phi = dilution(hr, d, cbp, cep, x0, dx, n, bottom, top)
                 if np.isnan(phi):
                     phi = 0.0
-                trans[p, b] = channel_extinction(ext[b - 1], h0e, dhe, top, hr, node[p], frac[p]) * phi
+                trans[p, b] = channel_extinction(ext[b - 1], h0e, dhe, top, hr, node[s], frac[s]) * phi
             if np.isnan(ep):
                 ep = 0.0
             eps[p, b] = ep
             ce_, se_ = math.cos(ep), math.sin(ep)
             rx, ry, rz = gx * ce_ + ux * se_, gy * ce_ + uy * se_, gz * ce_ + uz * se_
-            nx, ny, nz = natural[p, 0] + (rx - gx), natural[p, 1] + (ry - gy), natural[p, 2] + (rz - gz)
+            nx, ny, nz = natural[s, 0] + (rx - gx), natural[s, 1] + (ry - gy), natural[s, 2] + (rz - gz)
             nn = math.sqrt(nx * nx + ny * ny + nz * nz)
-            sx, sy, sz = _aberrate_rotate(nx / nn, ny / nn, nz / nn, beta[p], rot[p])
+            sx, sy, sz = _aberrate_rotate(nx / nn, ny / nn, nz / nn, beta[o], rot[o])
             x[p, b], y[p, b] = _project(sx, sy, sz, cam)

@@ -199,11 +199,14 @@ def _teff_nodes(teff):
     return i.astype(np.int64), np.ascontiguousarray(f, dtype=np.float64)
 
 
-def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, teff, rot_pole):
+def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, teff, rot_pole, obs_index=None,
+                star_index=None):
     """Limb optics of P (star, time) pairs.
 
     pos [P, 3] observer GCRS km, rot [P, 3, 3] R_icrs_to_cam, beta [P, 3] observer barycentric v/c, geo [P, 3]
-    geocentric apparent and natural [P, 3] natural star directions, teff [P] K. Returns h_g [P] (straight-line
+    geocentric apparent and natural [P, 3] natural star directions, teff [P] K. With obs_index and star_index
+    [P] (int), pair p is instead observer state obs_index[p] of pos, rot, beta and star star_index[p] of geo,
+    natural, teff (no copies). Returns h_g [P] (straight-line
     tangent altitude, km), distance [P] (km, observer to its tangent point) and, for each wavelength b of
     ``spectrum`` (550 nm first): x, y [P, B] pixels, eps [P, B] bending (rad; 0 where hidden), T [P, B]
     transmission (b = 0: grey at 550 nm; b ≥ 1: channel b − 1 along its own ray), h_ray [P, B] the bent
@@ -213,7 +216,13 @@ def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, te
     from ..earth.atmosphere import DEFAULT, TABLE_BOTTOM_KM, TABLE_TOP_KM
     from .limb_rays import pair_optics_kernel
 
-    n = pos.shape[0]
+    c = np.ascontiguousarray
+    if obs_index is None:
+        obs_index = np.arange(pos.shape[0])
+    if star_index is None:
+        star_index = np.arange(geo.shape[0])
+    obs_index, star_index = c(obs_index, dtype=np.int64), c(star_index, dtype=np.int64)
+    n = obs_index.size
     nb = len(spectrum.wavelengths)
     cb, ce, x0, dx, nt, cbp, cep, clap, tau, ext, h0e = _kernel_tables(spectrum)
     node, frac = _teff_nodes(np.asarray(teff, dtype=np.float64))
@@ -222,9 +231,8 @@ def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, te
                    dtype=np.float64)
     h_g, dist = np.empty(n), np.empty(n)
     x, y, eps, trans, h_ray = (np.empty((n, nb)) for _ in range(5))
-    c = np.ascontiguousarray
-    pair_optics_kernel(c(pos, dtype=np.float64), c(rot, dtype=np.float64), c(beta, dtype=np.float64),
-                       c(geo, dtype=np.float64), c(natural, dtype=np.float64), node, frac,
+    pair_optics_kernel(obs_index, star_index, c(pos, dtype=np.float64), c(rot, dtype=np.float64),
+                       c(beta, dtype=np.float64), c(geo, dtype=np.float64), c(natural, dtype=np.float64), node, frac,
                        c(rot_pole, dtype=np.float64), LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM,
                        _HIDDEN_BELOW_KM, cb, ce, x0, dx, nt, TABLE_BOTTOM_KM, TABLE_TOP_KM, DEFAULT.earth_radius_km,
                        max(TABLE_BOTTOM_KM, 0.0), 1e-9, cbp, cep, clap, tau, ext, h0e, EXTINCTION_TABLE_STEP_KM, cam,
@@ -311,7 +319,7 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     need = band & near.any(axis=1)[:, None]  # stars never near the frame are never shown: no truth needed
     need[rows] |= (kk[None, :] >= ka[:, None]) & (kk[None, :] <= kb[:, None])
     jj, kn = np.nonzero(need)
-    opt = pair_optics(camera, spectrum, pos[kn], rot[kn], beta[kn], geo_dirs[jj], directions[jj], teff[jj], rot_p)
+    opt = pair_optics(camera, spectrum, pos, rot, beta, geo_dirs, directions, teff, rot_p, kn, jj)
 
     trans = np.where(h_g <= _HIDDEN_BELOW_KM, 0.0, 1.0)
     trans[jj, kn] = opt["T"][:, 0]
@@ -326,71 +334,77 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
         tc[jj, kn] = opt["T"][:, 1:]
         out["transmission_per_channel"] = tc
 
-    # bisection of each window interval: leaves (row r, t_a, t_b, values at both ends)
-    index = np.full((n, k_n), -1, dtype=np.int64)
-    index[jj, kn] = np.arange(jj.size)
-    values = _values(opt)
+    # bisection of each window interval: leaves (row r, t_a, t_b, and where the values at both ends are in
+    # ``pool``, the optics of every pair evaluated: _values rows, the knots' first, then each level's midpoints)
+    pool = _values(opt)
     counts = kb - ka
     leaf_r = np.repeat(np.arange(rows.size), counts)
     leaf_k = np.repeat(ka, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    leaf_j = rows[leaf_r]
+    # the pool index of pair (rows[r], k): (jj, kn) are need's nonzeros, row-major
+    index = np.full((rows.size, k_n), -1, dtype=np.int64)
+    at_rows = np.full(n, -1, dtype=np.int64)
+    at_rows[rows] = np.arange(rows.size)
+    sel = at_rows[jj] >= 0
+    index[at_rows[jj[sel]], kn[sel]] = np.flatnonzero(sel)
     ta, tb = t[leaf_k], t[leaf_k + 1]
-    va, vb = values[index[leaf_j, leaf_k]], values[index[leaf_j, leaf_k + 1]]
+    ia, ib = index[leaf_r, leaf_k], index[leaf_r, leaf_k + 1]
     # intervals outside the atmosphere at both ends (or hidden at both) need no optics between their ends
+    leaf_j = rows[leaf_r]
     trivial = ~(band[leaf_j, leaf_k] | band[leaf_j, leaf_k + 1])
-    final = [(leaf_r[trivial], ta[trivial], tb[trivial], va[trivial], vb[trivial])]
+    final = [(leaf_r[trivial], ta[trivial], tb[trivial], ia[trivial], ib[trivial])]
     todo = ~trivial
-    lr, ta, tb, va, vb = leaf_r[todo], ta[todo], tb[todo], va[todo], vb[todo]
+    lr, ta, tb, ia, ib = leaf_r[todo], ta[todo], tb[todo], ia[todo], ib[todo]
     level = capped = 0
     while lr.size:
         level += 1
         tm = 0.5 * (ta + tb)
         tu, inv = np.unique(tm, return_inverse=True)
         pos_u, _, rot_u, _, beta_u = observer.states(tu)
-        j = rows[lr]
-        vm = _values(pair_optics(camera, spectrum, pos_u[inv], rot_u[inv], beta_u[inv], geo_dirs[j], directions[j],
-                                 teff[j], rot_p))
-        fail = _midpoint_fails(va, vb, vm, nb, camera, tol_px)
+        im = pool.shape[0] + np.arange(lr.size)
+        pool = np.concatenate([pool, _values(pair_optics(camera, spectrum, pos_u, rot_u, beta_u, geo_dirs, directions,
+                                                         teff, rot_p, inv, rows[lr]))])
+        fail = _midpoint_fails(pool, ia, ib, im, nb, camera, tol_px)
         if level >= LIMB_MAX_LEVELS:
             capped += int(fail.sum())
-            final.append((lr, ta, tm, va, vm))
-            final.append((lr, tm, tb, vm, vb))
+            final.append((lr, ta, tm, ia, im))
+            final.append((lr, tm, tb, im, ib))
             break
         ok = ~fail
-        final.append((lr[ok], ta[ok], tb[ok], va[ok], vb[ok]))
-        lr, ta, tb, va, vb, vm, tm = lr[fail], ta[fail], tb[fail], va[fail], vb[fail], vm[fail], tm[fail]
+        final.append((lr[ok], ta[ok], tb[ok], ia[ok], ib[ok]))
+        lr, ta, tb, ia, ib, im, tm = lr[fail], ta[fail], tb[fail], ia[fail], ib[fail], im[fail], tm[fail]
         lr, ta, tb = np.concatenate([lr, lr]), np.concatenate([ta, tm]), np.concatenate([tm, tb])
-        va, vb = np.concatenate([va, vm]), np.concatenate([vm, vb])
-    out.update(_knots_and_ranges(final, rows.size, nb, float(t[1] - t[0]) if k_n > 1 else 0.0), levels=level,
+        ia, ib = np.concatenate([ia, im]), np.concatenate([im, ib])
+    out.update(_knots_and_ranges(final, pool, rows.size, nb, float(t[1] - t[0]) if k_n > 1 else 0.0), levels=level,
                capped=capped)
     return out
 
 
-def _midpoint_fails(va, vb, vm, nb, camera, tol_px):
-    """Intervals whose midpoint values are off the chord: transmission (any channel) by more than
-    LIMB_TRANSMISSION_TOLERANCE, or a visible in-frame track (any channel) by more than tol_px."""
-    return _midpoint_fails_kernel(np.ascontiguousarray(va), np.ascontiguousarray(vb), np.ascontiguousarray(vm), nb,
-                                  float(camera.width), float(camera.height), float(tol_px),
-                                  LIMB_TRANSMISSION_TOLERANCE, LIMB_VISIBLE_TRANSMISSION)
+def _midpoint_fails(pool, ia, ib, im, nb, camera, tol_px):
+    """Intervals whose midpoint values (pool rows im) are off the chord between their ends' (rows ia, ib):
+    transmission (any channel) by more than LIMB_TRANSMISSION_TOLERANCE, or a visible in-frame track (any
+    channel) by more than tol_px."""
+    return _midpoint_fails_kernel(np.ascontiguousarray(pool), ia, ib, im, nb, float(camera.width), float(camera.height),
+                                  float(tol_px), LIMB_TRANSMISSION_TOLERANCE, LIMB_VISIBLE_TRANSMISSION)
 
 
 @njit(parallel=True, cache=True)
-def _midpoint_fails_kernel(va, vb, vm, nb, width, height, tol_px, tol_t, visible_t):
-    """_midpoint_fails per interval: rows of va, vb, vm are _values (x, y, T, h_ray [B] each, distance)."""
-    n = va.shape[0]
+def _midpoint_fails_kernel(pool, ia, ib, im, nb, width, height, tol_px, tol_t, visible_t):
+    """_midpoint_fails per interval: rows of pool are _values (x, y, T, h_ray [B] each, distance)."""
+    n = ia.shape[0]
     fails = np.zeros(n, dtype=np.bool_)
     for p in prange(n):
+        va, vb, vm = pool[ia[p]], pool[ib[p]], pool[im[p]]
         bad = False
         for b in range(nb):
-            ta, tb, tm = va[p, 2 * nb + b], vb[p, 2 * nb + b], vm[p, 2 * nb + b]
+            ta, tb, tm = va[2 * nb + b], vb[2 * nb + b], vm[2 * nb + b]
             if abs(tm - 0.5 * (ta + tb)) > tol_t:
                 bad = True
                 break
             # the track counts where the light is seen (any end or the middle) and the middle is in the frame
             if max(ta, tb, tm) >= visible_t:
-                xm, ym = vm[p, b], vm[p, nb + b]
+                xm, ym = vm[b], vm[nb + b]
                 if -0.5 <= xm <= width - 0.5 and -0.5 <= ym <= height - 0.5:
-                    err = math.hypot(xm - 0.5 * (va[p, b] + vb[p, b]), ym - 0.5 * (va[p, nb + b] + vb[p, nb + b]))
+                    err = math.hypot(xm - 0.5 * (va[b] + vb[b]), ym - 0.5 * (va[nb + b] + vb[nb + b]))
                     if err > tol_px:  # (NaN: an end off the projection; not counted, as before)
                         bad = True
                         break
@@ -398,7 +412,7 @@ def _midpoint_fails_kernel(va, vb, vm, nb, width, height, tol_px, tol_t, visible
     return fails
 
 
-def _knots_and_ranges(final, n_rows, nb, exposure_step):
+def _knots_and_ranges(final, pool, n_rows, nb, exposure_step):
     """Each row's knots (CSR) from its leaves, its cut and its rendered range.
 
     The leaves of a row's window that are *flat* (every channel's transmission ≥ 1 − LIMB_FLAT_TRANSMISSION at
@@ -406,23 +420,24 @@ def _knots_and_ranges(final, n_rows, nb, exposure_step):
     cut_stop] spans its first to last other leaf. Leaves that are *dark* (every channel below
     LIMB_DARK_TRANSMISSION at both ends) are not rendered. The rest, from the first to the last leaf that is
     neither, is rendered from the row's knots (its rendered range, as knot indices)."""
-    lr, ta, tb, va, vb = (np.concatenate([f[i] for f in final]) for i in range(5))
+    lr, ta, tb, ia, ib = (np.concatenate([f[i] for f in final]) for i in range(5))
     order = np.lexsort((ta, lr))
-    lr, ta, tb, va = lr[order], ta[order], tb[order], va[order]  # (vb is read in this order only where needed)
+    lr, ta, tb, ia, ib = lr[order], ta[order], tb[order], ia[order], ib[order]
     counts = np.bincount(lr, minlength=n_rows)  # leaves per row; knots = leaves + 1
     last = np.cumsum(counts) - 1  # each row's last leaf
     kt = np.empty(lr.size + n_rows)
-    kv = np.empty((lr.size + n_rows, va.shape[1]))
+    ki = np.empty(lr.size + n_rows, dtype=np.int64)  # each knot's pool row
     ptr = np.concatenate([[0], np.cumsum(counts + 1)]).astype(np.int64)
     pos_leaf = np.arange(lr.size) + lr  # knot index of each leaf's start
-    kt[pos_leaf], kv[pos_leaf] = ta, va
-    kt[ptr[1:] - 1], kv[ptr[1:] - 1] = tb[last], vb[order[last]]
+    kt[pos_leaf], ki[pos_leaf] = ta, ia
+    kt[ptr[1:] - 1], ki[ptr[1:] - 1] = tb[last], ib[last]
+    kv = pool[ki]
     out = dict(ptr=ptr, kt=kt, kx=kv[:, :nb], ky=kv[:, nb:2 * nb], kT=kv[:, 2 * nb:3 * nb], kh=kv[:, 3 * nb:4 * nb],
                kd=kv[:, 4 * nb])
 
     # flat and dark leaves; each row's cut and rendered range
     h = tb - ta
-    tr_a, tr_b = va[:, 2 * nb:3 * nb], vb[order, 2 * nb:3 * nb]
+    tr_a, tr_b = kv[pos_leaf, 2 * nb:3 * nb], kv[pos_leaf + 1, 2 * nb:3 * nb]  # (a leaf ends at the next knot)
     flat = ((np.minimum(tr_a, tr_b).min(axis=1) >= 1.0 - LIMB_FLAT_TRANSMISSION)
             & (h >= exposure_step * (1.0 - 1e-9)))
     dark = np.maximum(tr_a, tr_b).max(axis=1) < LIMB_DARK_TRANSMISSION
