@@ -7,7 +7,7 @@ import numba
 import numpy as np
 
 from .runs import build_runs, chord_curvatures
-from .trail_kernel import render_runs
+from .trail_kernel import PROFILE_TABLE_MIN_SIGMA, PROFILE_TABLE_STEP, fill_profile_tables, render_runs
 
 PIXEL_BOX_VARIANCE = 1.0 / 12.0  # variance of a unit-width pixel box (px^2), added to the optical PSF
 # rows per band of the parallel kernel: a shaped column (near a change of the line density) is computed in
@@ -93,6 +93,31 @@ def exact_runs(vlam0, vlam1, run_first):
     return np.maximum.reduceat(change, run_first).astype(np.bool_)
 
 
+def profile_tables(run_first, run_last, run_cuts, exact, vs, vlam0, vlam1, vsig, extent):
+    """The blurred line density of each exact run whose narrowest sigma is at least PROFILE_TABLE_MIN_SIGMA,
+    tabulated along its track (trail_kernel.fill_profile_tables) over [-reach, length + reach] plus the
+    interpolation's stencil: (tab_ptr [R+1], tab_s_lo [R], tab_step [R], table)."""
+    n_runs = run_first.size
+    if n_runs == 0:
+        return np.zeros(1, np.int64), np.zeros(0), np.ones(0), np.zeros(0)
+    chord_sig = vsig.copy()
+    has_chord = run_last > run_first
+    chord_sig[run_last[has_chord]] = vsig[run_last[has_chord] - 1]  # (no chord starts at a run's last vertex)
+    sig_min = np.minimum.reduceat(chord_sig, run_first)
+    sig_max = np.maximum.reduceat(chord_sig, run_first)
+    use = exact & has_chord & (sig_min >= PROFILE_TABLE_MIN_SIGMA)
+    step = PROFILE_TABLE_STEP * sig_min
+    reach = extent * sig_max
+    length = vs[run_last] - vs[run_first]
+    n = np.where(use, np.ceil((length + 2.0 * reach) / np.where(use, step, 1.0)).astype(np.int64) + 5, 0)
+    tab_ptr = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
+    tab_s_lo = -reach - 2.0 * step
+    table = np.empty(tab_ptr[-1])
+    fill_profile_tables(run_first, run_last, run_cuts, tab_ptr, tab_s_lo, step, vs, vlam0, vlam1, vsig, float(extent),
+                        table)
+    return tab_ptr, tab_s_lo, step, table
+
+
 def band_order(n_bands: int, n_threads: int | None = None) -> np.ndarray:
     """Permutation that deals bands round-robin to threads: thread i gets bands i, i+T, i+2T, ..."""
     n_threads = n_threads or numba.get_num_threads()
@@ -151,13 +176,14 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
         piece_run, piece_lo, piece_hi = split_pieces(first, last)
         edges, bptr, bpieces = _bands_for_pieces(vy, piece_lo, piece_hi, height, reach, BAND_ROWS)
         entry = np.zeros(bpieces.size)
+        exact = exact_runs(vlam0, vlam1, first)
+        vsig = _chord_sigmas(vx, vy, psf_sigma_px, psf_field_growth, field_centre, field_radius)
         updates += int(render_runs(image, edges, bptr, bpieces, band_order(edges.size - 1), piece_run,
                                    piece_lo, piece_hi, first, last, axis, cuts,
-                                   np.ascontiguousarray(weights[lo + star]), exact_runs(vlam0, vlam1, first),
-                                   vx, vy, vs, vlam0, vlam1,
-                                   chord_curvatures(vx, vy, vs, first, last),
-                                   _chord_sigmas(vx, vy, psf_sigma_px, psf_field_growth, field_centre, field_radius),
-                                   extent_sigma, entry))
+                                   np.ascontiguousarray(weights[lo + star]), exact,
+                                   vx, vy, vs, vlam0, vlam1, chord_curvatures(vx, vy, vs, first, last), vsig,
+                                   extent_sigma, entry,
+                                   *profile_tables(first, last, cuts, exact, vs, vlam0, vlam1, vsig, extent_sigma)))
         piece_electrons = np.bincount(bpieces, weights=entry, minlength=piece_lo.size)
         run_electrons = np.bincount(piece_run, weights=piece_electrons, minlength=first.size)
         np.add.at(electrons, lo + star, run_electrons)
