@@ -288,8 +288,10 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     t [K], pos [K, 3], rot [K, 3, 3], beta [K, 3]: the exposure's knots; geo_dirs / directions [N, 3];
     teff [N] K; x, y [N, K] straight-line pixel tracks. Returns a dict:
 
-    * at the exposure's knots, [N, K]: transmission (550 nm grey), refraction_arcsec (550 nm), x, y (refracted
-      at 550 nm); for spectral cameras transmission_per_channel [N, K, C];
+    * at the exposure's knots, [N, K]: transmission (550 nm grey), x, y (refracted at 550 nm); at the
+      (star, knot) pairs pair_star, pair_knot [P] where the straight line of sight is in the atmosphere (or the
+      knot in a limb window): pair_refraction_arcsec [P] (550 nm; 0 elsewhere) and the channels'
+      pair_transmission_per_channel [P, C] (the grey one elsewhere; C = 0 for a grey camera);
     * the limb windows: rows (candidate indices), win_start, win_stop [M] (s);
     * each row's own knots as CSR: ptr [M+1], kt [P] (s), kx, ky, kT, kh (ray tangent altitude) [P, B] (B as in
       pair_optics), kd [P] (distance to the tangent point, km); the rendered ranges: range_row (index into
@@ -323,16 +325,13 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
 
     trans = np.where(h_g <= _HIDDEN_BELOW_KM, 0.0, 1.0)
     trans[jj, kn] = opt["T"][:, 0]
-    refraction = np.zeros((n, k_n))
-    refraction[jj, kn] = np.degrees(opt["eps"][:, 0]) * 3600.0
     xr, yr = x.copy(), y.copy()
     xr[jj, kn], yr[jj, kn] = opt["x"][:, 0], opt["y"][:, 0]
-    out = dict(transmission=trans, refraction_arcsec=refraction, x=xr, y=yr, spectrum=spectrum, rows=rows,
-               win_start=t[ka], win_stop=t[kb])
-    if spectrum.spectral:
-        tc = np.repeat(trans[:, :, None], nb - 1, axis=2)
-        tc[jj, kn] = opt["T"][:, 1:]
-        out["transmission_per_channel"] = tc
+    # the refraction and the channels' transmissions only where they are not 0 and the grey one (limb_truth
+    # makes them dense for the stars shown: [N, K, C] here would be fresh memory for every candidate)
+    out = dict(transmission=trans, x=xr, y=yr, spectrum=spectrum, rows=rows, win_start=t[ka], win_stop=t[kb],
+               pair_star=jj, pair_knot=kn, pair_refraction_arcsec=np.degrees(opt["eps"][:, 0]) * 3600.0,
+               pair_transmission_per_channel=opt["T"][:, 1:])
 
     # bisection of each window interval: leaves (row r, t_a, t_b, and where the values at both ends are in
     # ``pool``, the optics of every pair evaluated: _values rows, the knots' first, then each level's midpoints)
@@ -355,14 +354,21 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     todo = ~trivial
     lr, ta, tb, ia, ib = leaf_r[todo], ta[todo], tb[todo], ia[todo], ib[todo]
     level = capped = 0
+    # the pool grows in place (room for 3 midpoints per window interval: 2.4 on the Pettit scenario), not by
+    # concatenation: each copy of it is fresh memory (~100-250 MB here)
+    n_pool = pool.shape[0]
+    pool = np.concatenate([pool, np.empty((3 * lr.size, pool.shape[1]))])
     while lr.size:
         level += 1
         tm = 0.5 * (ta + tb)
         tu, inv = np.unique(tm, return_inverse=True)
         pos_u, _, rot_u, _, beta_u = observer.states(tu)
-        im = pool.shape[0] + np.arange(lr.size)
-        pool = np.concatenate([pool, _values(pair_optics(camera, spectrum, pos_u, rot_u, beta_u, geo_dirs, directions,
-                                                         teff, rot_p, inv, rows[lr]))])
+        im = n_pool + np.arange(lr.size)
+        if n_pool + lr.size > pool.shape[0]:
+            pool = np.concatenate([pool[:n_pool], np.empty((max(n_pool, 2 * lr.size), pool.shape[1]))])
+        pool[im] = _values(pair_optics(camera, spectrum, pos_u, rot_u, beta_u, geo_dirs, directions, teff, rot_p, inv,
+                                       rows[lr]))
+        n_pool += lr.size
         fail = _midpoint_fails(pool, ia, ib, im, nb, camera, tol_px)
         if level >= LIMB_MAX_LEVELS:
             capped += int(fail.sum())
@@ -519,13 +525,20 @@ def limb_truth(limb, shown):
     transmissions for spectral cameras; each shown limb star's own knots (CSR over the shown stars)."""
     from .intervals import csr_entries
 
-    out = dict(transmission=limb["transmission"][shown], refraction_arcsec=limb["refraction_arcsec"][shown],
-               channel_wavelengths_m=np.asarray(limb["spectrum"].wavelengths[1:]))
-    if "transmission_per_channel" in limb:
-        out["transmission_per_channel"] = limb["transmission_per_channel"][shown]
-    # own knots of the shown limb rows
+    trans = limb["transmission"][shown]
     pos = np.full(limb["transmission"].shape[0], -1)
     pos[shown] = np.arange(shown.size)
+    at = pos[limb["pair_star"]] >= 0
+    p_row, p_knot = pos[limb["pair_star"][at]], limb["pair_knot"][at]
+    refraction = np.zeros(trans.shape)
+    refraction[p_row, p_knot] = limb["pair_refraction_arcsec"][at]
+    out = dict(transmission=trans, refraction_arcsec=refraction,
+               channel_wavelengths_m=np.asarray(limb["spectrum"].wavelengths[1:]))
+    if limb["spectrum"].spectral:
+        tc = np.repeat(trans[:, :, None], limb["pair_transmission_per_channel"].shape[1], axis=2)
+        tc[p_row, p_knot] = limb["pair_transmission_per_channel"][at]
+        out["transmission_per_channel"] = tc
+    # own knots of the shown limb rows
     keep = np.flatnonzero(pos[limb["rows"]] >= 0)
     ptr = limb["ptr"]
     idx = csr_entries(ptr, keep)
