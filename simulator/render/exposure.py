@@ -177,7 +177,9 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         limb = limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff_from_bv(catalog.bv[index]), pole,
                            camera, x, y, scenario.render.knot_tolerance_px, reach)
         timings["limb_optics_s"] = _time.perf_counter() - limb_clock
-        x, y = limb["x"], limb["y"]  # refracted at 550 nm: the truth, and the tracks outside the limb windows
+        # refracted at 550 nm: the truth, and the tracks outside the limb windows (x, y are this function's own)
+        x[limb["pair_star"], limb["pair_knot"]] = limb["pair_x"]
+        y[limb["pair_star"], limb["pair_knot"]] = limb["pair_y"]
     in_frame = (x >= -0.5) & (x <= camera.width - 0.5) & (y >= -0.5) & (y <= camera.height - 0.5)
     unocculted = unocculted_at_knots(t, iv_ptr, iv_start, iv_stop)
     if limb is not None:

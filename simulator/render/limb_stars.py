@@ -288,10 +288,11 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     t [K], pos [K, 3], rot [K, 3, 3], beta [K, 3]: the exposure's knots; geo_dirs / directions [N, 3];
     teff [N] K; x, y [N, K] straight-line pixel tracks. Returns a dict:
 
-    * at the exposure's knots, [N, K]: transmission (550 nm grey), x, y (refracted at 550 nm); at the
-      (star, knot) pairs pair_star, pair_knot [P] where the straight line of sight is in the atmosphere (or the
-      knot in a limb window): pair_refraction_arcsec [P] (550 nm; 0 elsewhere) and the channels'
-      pair_transmission_per_channel [P, C] (the grey one elsewhere; C = 0 for a grey camera);
+    * at the exposure's knots, [N, K]: transmission (550 nm grey); at the (star, knot) pairs pair_star,
+      pair_knot [P] where the straight line of sight is in the atmosphere (or the knot in a limb window):
+      pair_x, pair_y [P] (refracted at 550 nm; elsewhere the straight-line x, y), pair_refraction_arcsec [P]
+      (550 nm; 0 elsewhere) and the channels' pair_transmission_per_channel [P, C] (the grey one elsewhere;
+      C = 0 for a grey camera);
     * the limb windows: rows (candidate indices), win_start, win_stop [M] (s);
     * each row's own knots as CSR: ptr [M+1], kt [P] (s), kx, ky, kT, kh (ray tangent altitude) [P, B] (B as in
       pair_optics), kd [P] (distance to the tangent point, km); the rendered ranges: range_row (index into
@@ -325,12 +326,12 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
 
     trans = np.where(h_g <= _HIDDEN_BELOW_KM, 0.0, 1.0)
     trans[jj, kn] = opt["T"][:, 0]
-    xr, yr = x.copy(), y.copy()
-    xr[jj, kn], yr[jj, kn] = opt["x"][:, 0], opt["y"][:, 0]
-    # the refraction and the channels' transmissions only where they are not 0 and the grey one (limb_truth
-    # makes them dense for the stars shown: [N, K, C] here would be fresh memory for every candidate)
-    out = dict(transmission=trans, x=xr, y=yr, spectrum=spectrum, rows=rows, win_start=t[ka], win_stop=t[kb],
-               pair_star=jj, pair_knot=kn, pair_refraction_arcsec=np.degrees(opt["eps"][:, 0]) * 3600.0,
+    # the refracted tracks, the refraction and the channels' transmissions only where they differ from the
+    # straight tracks, 0 and the grey one (the caller updates its tracks; limb_truth makes the rest dense for
+    # the stars shown: [N, K] and [N, K, C] copies here would be fresh memory for every candidate)
+    out = dict(transmission=trans, spectrum=spectrum, rows=rows, win_start=t[ka], win_stop=t[kb],
+               pair_star=jj, pair_knot=kn, pair_x=opt["x"][:, 0], pair_y=opt["y"][:, 0],
+               pair_refraction_arcsec=np.degrees(opt["eps"][:, 0]) * 3600.0,
                pair_transmission_per_channel=opt["T"][:, 1:])
 
     # bisection of each window interval: leaves (row r, t_a, t_b, and where the values at both ends are in
@@ -535,7 +536,8 @@ def limb_truth(limb, shown):
     out = dict(transmission=trans, refraction_arcsec=refraction,
                channel_wavelengths_m=np.asarray(limb["spectrum"].wavelengths[1:]))
     if limb["spectrum"].spectral:
-        tc = np.repeat(trans[:, :, None], limb["pair_transmission_per_channel"].shape[1], axis=2)
+        tc = np.empty(trans.shape + (limb["pair_transmission_per_channel"].shape[1],))
+        tc[...] = trans[:, :, None]
         tc[p_row, p_knot] = limb["pair_transmission_per_channel"][at]
         out["transmission_per_channel"] = tc
     # own knots of the shown limb rows
