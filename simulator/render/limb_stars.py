@@ -277,9 +277,12 @@ def pair_optics_numpy(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natur
     return dict(h_g=h_g, x=x, y=y, eps=eps, T=trans, h_ray=h_ray, distance=dist)
 
 
-def _values(o):
-    """Pack pair_optics' x, y, T, h_ray [P, B] and distance [P] into one array [P, 4B + 1]."""
-    return np.concatenate([o["x"], o["y"], o["T"], o["h_ray"], o["distance"][:, None]], axis=1)
+def _values(o, out):
+    """Pack pair_optics' x, y, T, h_ray [P, B] and distance [P] into out [P, 4B + 1] (a view to fill)."""
+    nb = o["x"].shape[1]
+    for i, key in enumerate(("x", "y", "T", "h_ray")):
+        out[:, i * nb:(i + 1) * nb] = o[key]
+    out[:, 4 * nb] = o["distance"]
 
 
 def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, camera, x, y, tol_px, reach_px):
@@ -336,7 +339,6 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
 
     # bisection of each window interval: leaves (row r, t_a, t_b, and where the values at both ends are in
     # ``pool``, the optics of every pair evaluated: _values rows, the knots' first, then each level's midpoints)
-    pool = _values(opt)
     counts = kb - ka
     leaf_r = np.repeat(np.arange(rows.size), counts)
     leaf_k = np.repeat(ka, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
@@ -356,9 +358,10 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     lr, ta, tb, ia, ib = leaf_r[todo], ta[todo], tb[todo], ia[todo], ib[todo]
     level = capped = 0
     # the pool grows in place (room for 3 midpoints per window interval: 2.4 on the Pettit scenario), not by
-    # concatenation: each copy of it is fresh memory (~100-250 MB here)
-    n_pool = pool.shape[0]
-    pool = np.concatenate([pool, np.empty((3 * lr.size, pool.shape[1]))])
+    # concatenation, and only what is filled is touched: fresh memory costs (~100-300 MB here)
+    n_pool = jj.size
+    pool = np.empty((n_pool + 3 * lr.size, 4 * nb + 1))
+    _values(opt, pool[:n_pool])
     while lr.size:
         level += 1
         tm = 0.5 * (ta + tb)
@@ -366,9 +369,11 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
         pos_u, _, rot_u, _, beta_u = observer.states(tu)
         im = n_pool + np.arange(lr.size)
         if n_pool + lr.size > pool.shape[0]:
-            pool = np.concatenate([pool[:n_pool], np.empty((max(n_pool, 2 * lr.size), pool.shape[1]))])
-        pool[im] = _values(pair_optics(camera, spectrum, pos_u, rot_u, beta_u, geo_dirs, directions, teff, rot_p, inv,
-                                       rows[lr]))
+            grown = np.empty((n_pool + max(n_pool, 2 * lr.size), pool.shape[1]))
+            grown[:n_pool] = pool[:n_pool]
+            pool = grown
+        _values(pair_optics(camera, spectrum, pos_u, rot_u, beta_u, geo_dirs, directions, teff, rot_p, inv, rows[lr]),
+                pool[n_pool:n_pool + lr.size])
         n_pool += lr.size
         fail = _midpoint_fails(pool, ia, ib, im, nb, camera, tol_px)
         if level >= LIMB_MAX_LEVELS:
