@@ -44,40 +44,41 @@ SHAPE_TOL = 1e-3
 
 
 # Runs of the exact kernel whose narrowest PSF is at least PROFILE_TABLE_MIN_SIGMA px get a table of their line
-# density blurred along the track, (λ * N(0, σ²))(s), at nodes PROFILE_TABLE_STEP × that sigma apart; the pixels
-# that need it (near a marked change of the density, a tapered end or a cut) read it by 4-point Lagrange
-# interpolation instead of summing every change within reach (~2 reach / chord length of them, each an exp:
-# the limb windows' chords are 0.3-1.5 px). Interpolation error < 1e-5 of a density jump at step σ/8 (the
-# fourth derivative of Φ, max 0.55 / σ⁴, times (σ/8)⁴ × 9/16 / 24); for narrower PSFs the table costs more
-# than the pixels it serves.
+# density blurred along the track, B(s) = (λ * N(0, σ²))(s), and its slope, at nodes PROFILE_TABLE_STEP × that
+# sigma apart; the pixels that need it (near a marked change of the density, a tapered end or a cut) read it by
+# cubic Hermite interpolation instead of summing every change within reach (~2 reach / chord length of them,
+# each an exp: the limb windows' chords are 0.3-1.5 px). Interpolation error <= h^4 / 384 × max |d4B/ds4| =
+# 5.6e-6 of a density jump at h = σ/4 (the fourth derivative of Φ is at most 0.55 / σ^4); for narrower PSFs
+# the table costs more than the pixels it serves.
 PROFILE_TABLE_MIN_SIGMA = 1.0
-PROFILE_TABLE_STEP = 0.125
+PROFILE_TABLE_STEP = 0.25
 
 
 @njit(cache=True, inline="always")
 def _table_value(table, a, n, s_lo, inv_step, s):
-    """4-point Lagrange interpolation at arc length s of the table[a : a + n] at s_lo + i / inv_step."""
+    """Cubic Hermite interpolation at arc length s of the n nodes at s_lo + i / inv_step stored from table[a]
+    as (value, slope × step) pairs."""
     u = (s - s_lo) * inv_step
     i = int(math.floor(u))
-    if i < 1:
-        i = 1
-    elif i > n - 3:
-        i = n - 3
+    if i < 0:
+        i = 0
+    elif i > n - 2:
+        i = n - 2
     f = u - i
-    fm1 = f - 1.0
-    fm2 = f - 2.0
-    fp1 = f + 1.0
-    return (-f * fm1 * fm2 * table[a + i - 1] + 3.0 * fp1 * fm1 * fm2 * table[a + i]
-            - 3.0 * fp1 * f * fm2 * table[a + i + 1] + fp1 * f * fm1 * table[a + i + 2]) * (1.0 / 6.0)
+    f2 = f * f
+    f3 = f2 * f
+    k = a + 2 * i
+    return ((2.0 * f3 - 3.0 * f2 + 1.0) * table[k] + (f3 - 2.0 * f2 + f) * table[k + 1]
+            + (3.0 * f2 - 2.0 * f3) * table[k + 2] + (f3 - f2) * table[k + 3])
 
 
 @njit(cache=True)
 def _fill_profile_table(first, last, cuts, vs, vlam0, vlam1, vsig, extent, s_lo, step, out):
-    """out[i] = the line density of the run (vertices first..last) blurred along the track at arc length
-    s_lo + i step (from the run's start), with the sigma of the chord there: _profile's sum written from the
-    run's start (each change of the density adds J Φ(z) + Δm σ ψ(z), z = (s − s_k) / σ), the changes farther
-    than ``extent`` sigma behind folded into a straight line (Φ = 1, ψ = z), those as far ahead left out (as
-    _profile leaves them)."""
+    """out[2i], out[2i + 1] = the line density of the run (vertices first..last) blurred along the track, and
+    its slope × step, at arc length s_lo + i step (from the run's start), with the sigma of the chord there:
+    _profile's sum written from the run's start (each change of the density adds J Φ(z) + Δm σ ψ(z),
+    z = (s − s_k) / σ, and to the slope J φ(z) / σ + Δm Φ(z)), the changes farther than ``extent`` sigma behind
+    folded into a straight line (Φ = 1, ψ = z), those as far ahead left out (as _profile leaves them)."""
     s0 = vs[first]
     n_vert = last - first + 1
     ev_s = np.empty(n_vert + 1)
@@ -110,7 +111,7 @@ def _fill_profile_table(first, last, cuts, vs, vlam0, vlam1, vsig, extent, s_lo,
     lo = 0  # changes before lo are settled (in the base line)
     hi = 0  # changes from hi on are beyond reach ahead
     c = first  # the chord at the node
-    for i in range(out.shape[0]):
+    for i in range(out.shape[0] // 2):
         s = s_lo + i * step
         while c < last - 1 and vs[c + 1] - s0 <= s:
             c += 1
@@ -126,11 +127,14 @@ def _fill_profile_table(first, last, cuts, vs, vlam0, vlam1, vsig, extent, s_lo,
         while hi < n_ev and ev_s[hi] < s + reach:
             hi += 1
         dens = base_a + base_b * s
+        slope = base_b
         for e in range(lo, hi):
             z = (s - ev_s[e]) * inv_sigma
             cdf, pdf = _normal_cdf_pdf(z)
             dens += ev_j[e] * cdf + ev_dm[e] * sigma * (z * cdf + pdf)
-        out[i] = dens
+            slope += ev_j[e] * pdf * inv_sigma + ev_dm[e] * cdf
+        out[2 * i] = dens
+        out[2 * i + 1] = slope * step
 
 
 @njit(parallel=True, cache=True)
@@ -220,8 +224,9 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                  vlam1, vkappa, vsig, extent, table, tab_a, tab_n, tab_s_lo, tab_inv_step):
     """Add chords chord_lo..chord_hi-1 of the run with vertices first..last to rows [row_lo, row_hi).
 
-    table[tab_a : tab_a + tab_n]: the run's blurred line density at arc lengths tab_s_lo + i / tab_inv_step
-    (fill_profile_tables), read where a pixel needs it; tab_n = 0: summed per pixel (_profile).
+    table[tab_a : tab_a + 2 tab_n]: the run's blurred line density and its slope at tab_n nodes at arc lengths
+    tab_s_lo + i / tab_inv_step (fill_profile_tables), read where a pixel needs it; tab_n = 0: summed per pixel
+    (_profile).
 
     image is [H, W, C]; ``weights`` [C] splits the run's electrons among the channels (electrons and
     λ are the total over channels). Returns (electrons, updates). The erf taper uses the whole run's ends, so splitting a run into
@@ -964,7 +969,7 @@ def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run,
                 total, updates = _deposit_run(image, row_lo, row_hi, run_first[r], run_last[r], piece_lo[p],
                                               piece_hi[p], run_axis[r], run_cuts[r], run_weights[r], vx, vy, vs,
                                               vlam0, vlam1, vkappa, vsig, extent, table, tab_ptr[r],
-                                              tab_ptr[r + 1] - tab_ptr[r], tab_s_lo[r], 1.0 / tab_step[r])
+                                              (tab_ptr[r + 1] - tab_ptr[r]) // 2, tab_s_lo[r], 1.0 / tab_step[r])
             else:
                 total, updates = _deposit_run_legacy(image, row_lo, row_hi, run_first[r], run_last[r], piece_lo[p],
                                                      piece_hi[p], run_axis[r], run_cuts[r], run_weights[r], vx, vy,

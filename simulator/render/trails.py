@@ -98,8 +98,8 @@ def exact_runs(vlam0, vlam1, run_first):
 
 def profile_tables(run_first, run_last, run_cuts, exact, vs, vlam0, vlam1, vsig, extent):
     """The blurred line density of each exact run whose narrowest sigma is at least PROFILE_TABLE_MIN_SIGMA,
-    tabulated along its track (trail_kernel.fill_profile_tables) over [-reach, length + reach] plus the
-    interpolation's stencil: (tab_ptr [R+1], tab_s_lo [R], tab_step [R], table)."""
+    tabulated with its slope along its track (trail_kernel.fill_profile_tables) over [-reach, length + reach]
+    and a node beyond: (tab_ptr [R+1], tab_s_lo [R], tab_step [R], table)."""
     n_runs = run_first.size
     if n_runs == 0:
         return np.zeros(1, np.int64), np.zeros(0), np.ones(0), np.zeros(0)
@@ -112,9 +112,9 @@ def profile_tables(run_first, run_last, run_cuts, exact, vs, vlam0, vlam1, vsig,
     step = PROFILE_TABLE_STEP * sig_min
     reach = extent * sig_max
     length = vs[run_last] - vs[run_first]
-    n = np.where(use, np.ceil((length + 2.0 * reach) / np.where(use, step, 1.0)).astype(np.int64) + 5, 0)
-    tab_ptr = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
-    tab_s_lo = -reach - 2.0 * step
+    n = np.where(use, np.ceil((length + 2.0 * reach) / np.where(use, step, 1.0)).astype(np.int64) + 3, 0)
+    tab_ptr = np.concatenate([[0], np.cumsum(2 * n)]).astype(np.int64)  # (value, slope) per node
+    tab_s_lo = -reach - step
     table = np.empty(tab_ptr[-1])
     fill_profile_tables(run_first, run_last, run_cuts, tab_ptr, tab_s_lo, step, vs, vlam0, vlam1, vsig, float(extent),
                         table)
