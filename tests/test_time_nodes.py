@@ -55,6 +55,18 @@ def test_sun(times):
     assert np.max(np.abs(sun_gcrs_km_splined(times) - sun_gcrs_km(times))) < 1e-4
 
 
+@pytest.mark.parametrize("body", ["moon", "venus", "jupiter", "sun"])
+def test_solar_system_bodies(times, body):
+    """The Moon, planets and Sun (astropy builtin ephemeris, sky/solar_system.py's _barycentric) splined:
+    within 1 m of astropy at every instant (measured 0.35-8.8 mm)."""
+    from astropy.coordinates import get_body_barycentric
+
+    from simulator.sky.solar_system import _barycentric
+
+    direct = get_body_barycentric(body, times, ephemeris="builtin").xyz.to_value(u.km).T
+    assert np.max(np.abs(_barycentric(body, times) - direct)) < 1e-3
+
+
 def test_few_instants_are_evaluated_directly():
     """Fewer than four instants per node: no spline, the function itself."""
     t = START + np.array([0.0, 1.0, 2.0]) * u.s
