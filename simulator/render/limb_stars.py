@@ -200,7 +200,7 @@ def _teff_nodes(teff):
 
 
 def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, teff, rot_pole, obs_index=None,
-                star_index=None):
+                star_index=None, out=None):
     """Limb optics of P (star, time) pairs.
 
     pos [P, 3] observer GCRS km, rot [P, 3, 3] R_icrs_to_cam, beta [P, 3] observer barycentric v/c, geo [P, 3]
@@ -212,6 +212,8 @@ def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, te
     transmission (b = 0: grey at 550 nm; b ≥ 1: channel b − 1 along its own ray), h_ray [P, B] the bent
     ray's tangent altitude (km; NaN where it meets the ground; h_g above the atmosphere). Compiled
     (render/limb_rays.py); :func:`pair_optics_numpy` is the same with earth/atmosphere.py's numpy functions.
+    out [P, 4B + 1]: x, y, T, h_ray (B columns each) and distance are written into its columns and returned
+    as views of it.
     """
     from ..earth.atmosphere import DEFAULT, TABLE_BOTTOM_KM, TABLE_TOP_KM
     from .limb_rays import pair_optics_kernel
@@ -229,8 +231,13 @@ def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, te
     k1, k2, p1, p2, k3 = camera.dist_coeffs
     cam = np.array([camera.fx, camera.fy, camera.cx, camera.cy, k1, k2, p1, p2, k3, camera.max_valid_radius],
                    dtype=np.float64)
-    h_g, dist = np.empty(n), np.empty(n)
-    x, y, eps, trans, h_ray = (np.empty((n, nb)) for _ in range(5))
+    h_g, eps = np.empty(n), np.empty((n, nb))
+    if out is None:
+        dist = np.empty(n)
+        x, y, trans, h_ray = (np.empty((n, nb)) for _ in range(4))
+    else:
+        x, y, trans, h_ray = (out[:, i * nb:(i + 1) * nb] for i in range(4))
+        dist = out[:, 4 * nb]
     pair_optics_kernel(obs_index, star_index, c(pos, dtype=np.float64), c(rot, dtype=np.float64),
                        c(beta, dtype=np.float64), c(geo, dtype=np.float64), c(natural, dtype=np.float64), node, frac,
                        c(rot_pole, dtype=np.float64), LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM,
@@ -277,14 +284,6 @@ def pair_optics_numpy(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natur
     return dict(h_g=h_g, x=x, y=y, eps=eps, T=trans, h_ray=h_ray, distance=dist)
 
 
-def _values(o, out):
-    """Pack pair_optics' x, y, T, h_ray [P, B] and distance [P] into out [P, 4B + 1] (a view to fill)."""
-    nb = o["x"].shape[1]
-    for i, key in enumerate(("x", "y", "T", "h_ray")):
-        out[:, i * nb:(i + 1) * nb] = o[key]
-    out[:, 4 * nb] = o["distance"]
-
-
 def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, camera, x, y, tol_px, reach_px):
     """Limb optics of every candidate star: truth at the exposure's knots and each limb star's own knots.
 
@@ -325,20 +324,10 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     need = band & near.any(axis=1)[:, None]  # stars never near the frame are never shown: no truth needed
     need[rows] |= (kk[None, :] >= ka[:, None]) & (kk[None, :] <= kb[:, None])
     jj, kn = np.nonzero(need)
-    opt = pair_optics(camera, spectrum, pos, rot, beta, geo_dirs, directions, teff, rot_p, kn, jj)
-
-    trans = np.where(h_g <= _HIDDEN_BELOW_KM, 0.0, 1.0)
-    trans[jj, kn] = opt["T"][:, 0]
-    # the refracted tracks, the refraction and the channels' transmissions only where they differ from the
-    # straight tracks, 0 and the grey one (the caller updates its tracks; limb_truth makes the rest dense for
-    # the stars shown: [N, K] and [N, K, C] copies here would be fresh memory for every candidate)
-    out = dict(transmission=trans, spectrum=spectrum, rows=rows, win_start=t[ka], win_stop=t[kb],
-               pair_star=jj, pair_knot=kn, pair_x=opt["x"][:, 0], pair_y=opt["y"][:, 0],
-               pair_refraction_arcsec=np.degrees(opt["eps"][:, 0]) * 3600.0,
-               pair_transmission_per_channel=opt["T"][:, 1:])
 
     # bisection of each window interval: leaves (row r, t_a, t_b, and where the values at both ends are in
-    # ``pool``, the optics of every pair evaluated: _values rows, the knots' first, then each level's midpoints)
+    # ``pool``, the optics of every pair evaluated: rows of x, y, T, h_ray [B] and distance, the knots' first,
+    # then each level's midpoints)
     counts = kb - ka
     leaf_r = np.repeat(np.arange(rows.size), counts)
     leaf_k = np.repeat(ka, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
@@ -358,10 +347,21 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     lr, ta, tb, ia, ib = leaf_r[todo], ta[todo], tb[todo], ia[todo], ib[todo]
     level = capped = 0
     # the pool grows in place (room for 3 midpoints per window interval: 2.4 on the Pettit scenario), not by
-    # concatenation, and only what is filled is touched: fresh memory costs (~100-300 MB here)
+    # concatenation, and pair_optics writes into it: fresh memory costs (~100-300 MB here)
     n_pool = jj.size
     pool = np.empty((n_pool + 3 * lr.size, 4 * nb + 1))
-    _values(opt, pool[:n_pool])
+    opt = pair_optics(camera, spectrum, pos, rot, beta, geo_dirs, directions, teff, rot_p, kn, jj, out=pool[:n_pool])
+
+    trans = np.where(h_g <= _HIDDEN_BELOW_KM, 0.0, 1.0)
+    trans[jj, kn] = opt["T"][:, 0]
+    # the refracted tracks, the refraction and the channels' transmissions only where they differ from the
+    # straight tracks, 0 and the grey one (the caller updates its tracks; limb_truth makes the rest dense for
+    # the stars shown: [N, K] and [N, K, C] copies here would be fresh memory for every candidate); copies, not
+    # views that would keep the pool
+    out = dict(transmission=trans, spectrum=spectrum, rows=rows, win_start=t[ka], win_stop=t[kb],
+               pair_star=jj, pair_knot=kn, pair_x=opt["x"][:, 0].copy(), pair_y=opt["y"][:, 0].copy(),
+               pair_refraction_arcsec=np.degrees(opt["eps"][:, 0]) * 3600.0,
+               pair_transmission_per_channel=np.ascontiguousarray(opt["T"][:, 1:]))
     while lr.size:
         level += 1
         tm = 0.5 * (ta + tb)
@@ -372,8 +372,8 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
             grown = np.empty((n_pool + max(n_pool, 2 * lr.size), pool.shape[1]))
             grown[:n_pool] = pool[:n_pool]
             pool = grown
-        _values(pair_optics(camera, spectrum, pos_u, rot_u, beta_u, geo_dirs, directions, teff, rot_p, inv, rows[lr]),
-                pool[n_pool:n_pool + lr.size])
+        pair_optics(camera, spectrum, pos_u, rot_u, beta_u, geo_dirs, directions, teff, rot_p, inv, rows[lr],
+                    out=pool[n_pool:n_pool + lr.size])
         n_pool += lr.size
         fail = _midpoint_fails(pool, ia, ib, im, nb, camera, tol_px)
         if level >= LIMB_MAX_LEVELS:
@@ -401,7 +401,7 @@ def _midpoint_fails(pool, ia, ib, im, nb, camera, tol_px):
 
 @njit(parallel=True, cache=True)
 def _midpoint_fails_kernel(pool, ia, ib, im, nb, width, height, tol_px, tol_t, visible_t):
-    """_midpoint_fails per interval: rows of pool are _values (x, y, T, h_ray [B] each, distance)."""
+    """_midpoint_fails per interval: rows of pool are x, y, T, h_ray [B] each, then the distance."""
     n = ia.shape[0]
     fails = np.zeros(n, dtype=np.bool_)
     for p in prange(n):
