@@ -392,6 +392,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
         kappa_uw = vkappa[chord] if axis == 0 else -vkappa[chord]
         inv_cos_slope = step * sin_f * kappa_uw / (cos_f * cos_f * cos_f)
         tau_c = step * U[chord]
+        tau_c1 = step * U[chord + 1]
         static_norm = 1.0
         if run_length < STATIC_RUN_PX:
             # a (nearly) static star: its column totals are point samples of a Gaussian along the axis too
@@ -451,11 +452,15 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                                          or (cut_end and s_line > run_length - end_zone))
             renorm = near_taper and not near_cut
             # a marked change of the density (or a tapered end) within reach of the column's pixels
+            # (the changes are in order along the run, in arc length ev_s and in travel along the axis ev_tau:
+            # bisection finds the few that can matter, the tests below still decide, as over the whole window)
             shaped = False
-            for e in range(e_a, e_b):
+            e = _first_at_or_above(ev_s, e_a, e_b, s_line - shape_reach)
+            while e < e_b and ev_s[e] < s_line + shape_reach:
                 if ev_shape[e] and abs(ev_s[e] - s_line) < shape_reach:
                     shaped = True
                     break
+                e += 1
             if interior and shaped:
                 renorm = True
             # the column's line density smoothed along the axis as the column sums smooth it, in closed form,
@@ -463,7 +468,10 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
             tau = step * u_c
             col_t = line_a + line_m * (tau - tau_c)
             col_tp = line_m
-            for e in range(e_a, e_b):
+            pad = reach * (1.0 + 1e-9)
+            e_lo = _first_at_or_above(ev_tau, e_a, e_b, min(tau, tau_c) - pad)
+            e_hi = _first_at_or_above(ev_tau, e_lo, e_b, max(tau, tau_c1) + pad)
+            for e in range(e_lo, e_hi):
                 d = tau - ev_tau[e]
                 if ev_k[e] > chord:
                     if d <= -reach:
