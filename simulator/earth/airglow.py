@@ -363,6 +363,12 @@ def flat_channel_response(layers, throughput: float, n_channels: int = 1) -> np.
 @njit(cache=True)
 def _solid_angle(xn, yn, k1, k2, p1, p2, k3, inv_fxfy):
     """Pixel solid angle (sr) at undistorted normalised coordinates (xn, yn): 1/(fx fy) / det J · (1+r²)^-3/2."""
+    return _solid_angle_powered(xn, yn, k1, k2, p1, p2, k3, inv_fxfy, 1.5)
+
+
+@njit(cache=True)
+def _solid_angle_powered(xn, yn, k1, k2, p1, p2, k3, inv_fxfy, power):
+    """1/(fx fy) / det J · (1+r²)^-power: the solid angle for power 3/2; times cos^p θ for 3/2 + p/2."""
     r2 = xn * xn + yn * yn
     radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
     drad = 2.0 * k1 + r2 * (4.0 * k2 + 6.0 * k3 * r2)  # 2 · d radial / d r²
@@ -371,7 +377,7 @@ def _solid_angle(xn, yn, k1, k2, p1, p2, k3, inv_fxfy):
     a12 = xn * yn * drad + 2.0 * p1 * xn + 2.0 * p2 * yn
     a22 = radial + yn * yn * drad + 6.0 * p1 * yn + 2.0 * p2 * xn
     det = a11 * a22 - a12 * a12
-    return inv_fxfy / det / (1.0 + r2) ** 1.5
+    return inv_fxfy / det / (1.0 + r2) ** power
 
 
 @njit(cache=True)
@@ -507,12 +513,13 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, h0s, sigs, weights, gl_x, gl_w, brea
                           + w11 * xn_g[iy + 1, ix + 1])
                     yn = (w00 * yn_g[iy, ix] + w01 * yn_g[iy, ix + 1] + w10 * yn_g[iy + 1, ix]
                           + w11 * yn_g[iy + 1, ix + 1])
-                    omega = _solid_angle(xn, yn, k1, k2, p1, p2, k3, inv_fxfy)
                     if vig_p != 0.0 or vig_m != 0.0:
-                        cos_t = 1.0 / math.sqrt(1.0 + xn * xn + yn * yn)
+                        # Ω (1 + r²)^-3/2 and the cos^p vignetting in one power: (1 + r²)^-(3 + p)/2
+                        omega = _solid_angle_powered(xn, yn, k1, k2, p1, p2, k3, inv_fxfy, 1.5 + 0.5 * vig_p)
                         rho2 = ((px - cx) ** 2 + (py - cy) ** 2) * inv_half_diag2
-                        mech = min(max(1.0 - vig_m * rho2, 0.0), 1.0)
-                        omega *= cos_t**vig_p * mech
+                        omega *= min(max(1.0 - vig_m * rho2, 0.0), 1.0)
+                    else:
+                        omega = _solid_angle(xn, yn, k1, k2, p1, p2, k3, inv_fxfy)
                     dx, dy, dz = _ray_dir(xn, yn, m)
                     v = _tangent_variable(o, dx, dy, dz) if need_v else 0.0
                     for g in range(n_g):
