@@ -352,7 +352,7 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     pool = np.empty((n_pool + 3 * lr.size, 4 * nb + 1))
     opt = pair_optics(camera, spectrum, pos, rot, beta, geo_dirs, directions, teff, rot_p, kn, jj, out=pool[:n_pool])
 
-    trans = np.where(h_g <= _HIDDEN_BELOW_KM, 0.0, 1.0)
+    trans = _above(h_g, _HIDDEN_BELOW_KM)
     trans[jj, kn] = opt["T"][:, 0]
     # the refracted tracks, the refraction and the channels' transmissions only where they differ from the
     # straight tracks, 0 and the grey one (the caller updates its tracks; limb_truth makes the rest dense for
@@ -527,6 +527,26 @@ def outside_windows(limb, ptr, start, stop, row_index, n_sources):
 
 
 @njit(parallel=True, cache=True)
+def _above(values, threshold):
+    """0.0 where values [N, K] <= threshold, else 1.0 (NaN: 1.0, as np.where(values <= threshold, 0, 1)); a new
+    array, first touched by all threads."""
+    out = np.empty(values.shape)
+    for i in prange(values.shape[0]):
+        for k in range(values.shape[1]):
+            out[i, k] = 0.0 if values[i, k] <= threshold else 1.0
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _take_rows(values, rows):
+    """values[rows] for a 2-D array (a new array, first touched by all threads)."""
+    out = np.empty((rows.size, values.shape[1]))
+    for i in prange(rows.size):
+        out[i, :] = values[rows[i], :]
+    return out
+
+
+@njit(parallel=True, cache=True)
 def _repeat_channels(values, n_channels):
     """values [N, K] repeated along a new last axis [N, K, C] (filled by all threads: a ~200 MB array's first
     touch costs about half as much as numpy's single-threaded broadcast)."""
@@ -544,7 +564,7 @@ def limb_truth(limb, shown):
     transmissions for spectral cameras; each shown limb star's own knots (CSR over the shown stars)."""
     from .intervals import csr_entries
 
-    trans = limb["transmission"][shown]
+    trans = _take_rows(limb["transmission"], np.asarray(shown, dtype=np.int64))
     pos = np.full(limb["transmission"].shape[0], -1)
     pos[shown] = np.arange(shown.size)
     at = pos[limb["pair_star"]] >= 0
