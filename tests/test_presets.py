@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +149,24 @@ def test_presets_build_a_camera_and_give_plausible_star_rates(cam_name, lens_nam
     per_v_photon = rates[0] / camera.aperture_area_m2 / 8.77e9
     assert np.all((0.1 < per_v_photon) & (per_v_photon < (3.0 if cam["cfa"] is None else 0.6)))
     assert rates[1].sum() == pytest.approx(rates[0].sum() * 10 ** -2.4, rel=1e-9)
+
+
+def test_camera_vignetting_matches_the_lens_formula():
+    """Camera.relative_illumination (compiled for a pinhole camera) against presets.relative_illumination
+    with the field angle from atan and rho from the half-diagonal, at random pixels of the Pettit D3S + 14 mm
+    camera: within 1e-14 (measured 1 ulp); NaN stays NaN; scalars and broadcasting as numpy."""
+    from simulator.config import load_scenario
+
+    cam = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "pettit_2012_cupola.toml").camera
+    lens = {"vignetting_cos_power": cam.vignetting_cos_power, "vignetting_mechanical": cam.vignetting_mechanical}
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(-200.0, cam.width + 200.0, (40, 50)), rng.uniform(-200.0, cam.height + 200.0, (40, 50))
+    x[3, 4] = np.nan
+    theta = np.arctan(np.hypot((x - cam.cx) / cam.fx, (y - cam.cy) / cam.fy))
+    rho = np.hypot(x - cam.cx, y - cam.cy) / np.hypot(cam.cx, cam.cy)
+    want = presets.relative_illumination(lens, theta, rho)
+    got = cam.relative_illumination(x, y)
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(got[3, 4])
+    assert np.nanmax(np.abs(got - want)) < 1e-14
+    assert cam.relative_illumination(cam.cx, cam.cy) == 1.0
+    assert cam.relative_illumination(np.array([cam.cx, 0.0]), cam.cy).shape == (2,)

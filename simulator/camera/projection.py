@@ -7,9 +7,30 @@ Projection reproduces ``cv2.projectPoints`` with the same camera matrix and dist
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def _pinhole_illumination(x, y, cx, cy, fx, fy, half_diagonal, power, mechanical):
+    """Camera.relative_illumination without distortion for flat x, y (px): cos^p θ (1 − m ρ²) clipped to 0..1,
+    the same operations as its numpy form (NaN stays NaN)."""
+    out = np.empty(x.size)
+    for i in prange(x.size):
+        dx = x[i] - cx
+        dy = y[i] - cy
+        rho = math.hypot(dx, dy) / half_diagonal
+        cos_theta = 1.0 / math.sqrt(1.0 + (dx / fx) ** 2 + (dy / fy) ** 2)
+        mech = 1.0 - mechanical * rho**2
+        if mech < 0.0:
+            mech = 0.0
+        elif mech > 1.0:
+            mech = 1.0
+        out[i] = cos_theta**power * mech
+    return out
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,12 @@ class Camera:
         """Vignetting factor (0..1) at pixel positions x, y (NaN stays NaN)."""
         if self.vignetting_cos_power == 0.0 and self.vignetting_mechanical == 0.0:
             return np.ones(np.shape(x))
+        if not any(self.dist_coeffs):  # compiled, in parallel: [N, K] tracks of every star are ~14 M points
+            xa, ya = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+            out = _pinhole_illumination(np.ascontiguousarray(xa).ravel(), np.ascontiguousarray(ya).ravel(),
+                                        self.cx, self.cy, self.fx, self.fy, float(np.hypot(self.cx, self.cy)),
+                                        float(self.vignetting_cos_power), float(self.vignetting_mechanical))
+            return out.reshape(xa.shape)
         rho = np.hypot(np.asarray(x) - self.cx, np.asarray(y) - self.cy) / np.hypot(self.cx, self.cy)
         if any(self.dist_coeffs):
             cos_theta = pixel_to_camera_ray(self, x, y)[..., 2]
