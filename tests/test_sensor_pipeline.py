@@ -1,8 +1,6 @@
 """The sensor model inside a render: raw frames, stacks, masks and reproducibility, end to end."""
 from __future__ import annotations
 
-import dataclasses
-
 import h5py
 import numpy as np
 import pytest

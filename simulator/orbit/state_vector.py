@@ -34,7 +34,6 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import erfa
 import numpy as np
 from astropy.time import Time
 from scipy.integrate import solve_ivp
