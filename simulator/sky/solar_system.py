@@ -79,11 +79,11 @@ from dataclasses import dataclass
 import erfa
 import numpy as np
 from astropy import units as u
-from astropy.coordinates import get_body_barycentric, get_body_barycentric_posvel
+from astropy.coordinates import get_body_barycentric
 from astropy.time import Time
 
 from ..time_nodes import splined
-from .apparent import AU_KM, C_KM_S, aberrate
+from .apparent import AU_KM, C_KM_S, _earth_barycentric, aberrate
 
 __all__ = [
     "PLANETS",
@@ -256,12 +256,8 @@ def _observer(times: Time, pos_gcrs_km, vel_gcrs_km_s) -> _Observer:
     vel = np.asarray(vel_gcrs_km_s, dtype=np.float64).reshape(-1, 3)
     if not (pos.shape[0] == vel.shape[0] == times.size):
         raise ValueError(f"{times.size} times but observer states of shape {pos.shape} and {vel.shape}")
-    def earth_posvel(tt):
-        p, v = get_body_barycentric_posvel("earth", tt, ephemeris="builtin")
-        return np.concatenate([p.xyz.to_value(u.km).T, v.xyz.to_value(u.km / u.s).T], axis=-1)
-
     # (astropy's builtin ephemeris costs ~14 ms a call: evaluated at nodes 10 min apart and splined, time_nodes)
-    epv = splined(times, earth_posvel)
+    epv = splined(times, _earth_barycentric)
     ep, ev = epv[..., :3], epv[..., 3:]
     sun = _barycentric("sun", times)
     return _Observer(times, ep + pos, (ev + vel) / C_KM_S, ev / C_KM_S, sun)
