@@ -80,11 +80,7 @@ class Camera:
                                         float(self.vignetting_cos_power), float(self.vignetting_mechanical))
             return out.reshape(xa.shape)
         rho = np.hypot(np.asarray(x) - self.cx, np.asarray(y) - self.cy) / np.hypot(self.cx, self.cy)
-        if any(self.dist_coeffs):
-            cos_theta = pixel_to_camera_ray(self, x, y)[..., 2]
-        else:
-            cos_theta = 1.0 / np.sqrt(1.0 + ((np.asarray(x) - self.cx) / self.fx) ** 2
-                                      + ((np.asarray(y) - self.cy) / self.fy) ** 2)
+        cos_theta = pixel_to_camera_ray(self, x, y)[..., 2]  # (with distortion)
         return cos_theta**self.vignetting_cos_power * np.clip(1.0 - self.vignetting_mechanical * rho**2, 0.0, 1.0)
 
     def psf_mixture(self) -> tuple[tuple[float, float], ...]:
