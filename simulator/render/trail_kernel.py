@@ -81,9 +81,9 @@ def _fill_profile_table(first, last, cuts, vs, vlam0, vlam1, vsig, extent, s_lo,
     folded into a straight line (Φ = 1, ψ = z), those as far ahead left out (as _profile leaves them)."""
     s0 = vs[first]
     n_vert = last - first + 1
-    ev_s = np.empty(n_vert + 1)
-    ev_j = np.empty(n_vert + 1)
-    ev_dm = np.empty(n_vert + 1)
+    ev_s = np.empty(n_vert)
+    ev_j = np.empty(n_vert)
+    ev_dm = np.empty(n_vert)
     base_a = 0.0  # the line every settled change adds up to: base_a + base_b s
     base_b = 0.0
     n_ev = 0
@@ -192,10 +192,13 @@ def _first_at_or_above(values, lo, hi, x):
 
 
 @njit(cache=True, inline="always")
-def _profile(s, chord, s_c, s_c1, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms, sigma, inv_sigma, reach):
+def _profile(s, chord, s_c, s_c1, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms, sigma, inv_sigma, reach,
+             table, tab_a, tab_n, tab_s_lo, tab_inv_step):
     """The line density blurred along the track by the PSF, (λ * N(0, σ²))(s), at arc length s of the run:
-    the owning chord's line (from arc length s_c to s_c1) plus the density changes (ev_*) within reach (see
-    _deposit_run)."""
+    read from the run's table when it has one (tab_n > 0, _table_value), else the owning chord's line (from arc
+    length s_c to s_c1) plus the density changes (ev_*) within reach (see _deposit_run)."""
+    if tab_n > 0:
+        return _table_value(table, tab_a, tab_n, tab_s_lo, tab_inv_step, s)
     dens = lam0 + lam_ds * (s - s_c)
     # the changes in order along the run: those farther than reach beyond both s and the chord (either way)
     # add nothing (the tests below skip them); find the rest by bisection rather than visit them all
@@ -511,11 +514,8 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                         if curved:
                             s = s_line + along + a_m * (1.0 / max(1.0 - kappa * c_n, 0.25) - 1.0)
                         if -reach <= s <= run_length + reach:
-                            if tab_n > 0:
-                                dens = _table_value(table, tab_a, tab_n, tab_s_lo, tab_inv_step, s)
-                            else:
-                                dens = _profile(s, chord, s_c, s_c1, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms,
-                                                sigma, inv_sigma, reach)
+                            dens = _profile(s, chord, s_c, s_c1, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms,
+                                            sigma, inv_sigma, reach, table, tab_a, tab_n, tab_s_lo, tab_inv_step)
                             if dens > 0.0:
                                 value = dens * math.exp(-c_n * c_n * inv_two_var)
                                 if curved:
@@ -661,11 +661,8 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 # over; the column's total would count the track beyond the cut as the last chord's line)
                 # or on a sharp bend: the blurred line density at the pixel's arc length
                 if shaped:
-                    if tab_n > 0:
-                        pix = pix_norm * _table_value(table, tab_a, tab_n, tab_s_lo, tab_inv_step, s)
-                    else:
-                        pix = pix_norm * _profile(s, chord, s_c, s_c1, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms,
-                                                  sigma, inv_sigma, reach)
+                    pix = pix_norm * _profile(s, chord, s_c, s_c1, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms,
+                                              sigma, inv_sigma, reach, table, tab_a, tab_n, tab_s_lo, tab_inv_step)
                 else:  # (nothing marked within reach: the chord's line)
                     pix = pix_norm * (lam0 + lam_ds * (s - s_c))
                 if pix <= 0.0:
