@@ -432,9 +432,7 @@ def _knots_and_ranges(final, pool, n_rows, nb, exposure_step):
     cut_stop] spans its first to last other leaf. Leaves that are *dark* (every channel below
     LIMB_DARK_TRANSMISSION at both ends) are not rendered. The rest, from the first to the last leaf that is
     neither, is rendered from the row's knots (its rendered range, as knot indices)."""
-    lr, ta, tb, ia, ib = (np.concatenate([f[i] for f in final]) for i in range(5))
-    order = np.lexsort((ta, lr))
-    lr, ta, tb, ia, ib = lr[order], ta[order], tb[order], ia[order], ib[order]
+    lr, ta, tb, ia, ib = _sort_leaves(*(np.concatenate([f[i] for f in final]) for i in range(5)), n_rows)
     counts = np.bincount(lr, minlength=n_rows)  # leaves per row; knots = leaves + 1
     last = np.cumsum(counts) - 1  # each row's last leaf
     kt = np.empty(lr.size + n_rows)
@@ -443,16 +441,12 @@ def _knots_and_ranges(final, pool, n_rows, nb, exposure_step):
     pos_leaf = np.arange(lr.size) + lr  # knot index of each leaf's start
     kt[pos_leaf], ki[pos_leaf] = ta, ia
     kt[ptr[1:] - 1], ki[ptr[1:] - 1] = tb[last], ib[last]
-    kv = pool[ki]
+    kv = _take_rows(pool, ki)
     out = dict(ptr=ptr, kt=kt, kx=kv[:, :nb], ky=kv[:, nb:2 * nb], kT=kv[:, 2 * nb:3 * nb], kh=kv[:, 3 * nb:4 * nb],
                kd=kv[:, 4 * nb])
 
     # flat and dark leaves; each row's cut and rendered range
-    h = tb - ta
-    tr_a, tr_b = kv[pos_leaf, 2 * nb:3 * nb], kv[pos_leaf + 1, 2 * nb:3 * nb]  # (a leaf ends at the next knot)
-    flat = ((np.minimum(tr_a, tr_b).min(axis=1) >= 1.0 - LIMB_FLAT_TRANSMISSION)
-            & (h >= exposure_step * (1.0 - 1e-9)))
-    dark = np.maximum(tr_a, tr_b).max(axis=1) < LIMB_DARK_TRANSMISSION
+    flat, dark = _flat_dark_leaves(kv, pos_leaf, tb - ta, nb, exposure_step)
     big = lr.size + 1
     idx = np.arange(lr.size)
 
@@ -524,6 +518,57 @@ def outside_windows(limb, ptr, start, stop, row_index, n_sources):
     c_ptr = np.concatenate([[0], np.cumsum(keep.reshape(-1, 2).sum(axis=1))]).astype(np.int64)
     return intersect_intervals(np.asarray(ptr, np.int64), np.asarray(start, np.float64), np.asarray(stop, np.float64),
                                c_ptr, c_start[keep], c_stop[keep])
+
+
+@njit(parallel=True, cache=True)
+def _sort_leaves(lr, ta, tb, ia, ib, n_rows):
+    """The leaves (row lr, times ta..tb, pool rows ia, ib) in order of row, then of ta (a counting sort by row,
+    then each row's few leaves by time: the order of np.lexsort((ta, lr)), the leaves of a row being disjoint)."""
+    n = lr.size
+    start = np.zeros(n_rows + 1, dtype=np.int64)
+    for i in range(n):
+        start[lr[i] + 1] += 1
+    for r in range(n_rows):
+        start[r + 1] += start[r]
+    fill = start[:-1].copy()
+    slot = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        slot[i] = fill[lr[i]]
+        fill[lr[i]] += 1
+    by_row = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        by_row[slot[i]] = i
+    order = np.empty(n, dtype=np.int64)
+    for r in prange(n_rows):
+        a, b = start[r], start[r + 1]
+        members = by_row[a:b]
+        order[a:b] = members[np.argsort(ta[members], kind="mergesort")]
+    out_lr, out_ta, out_tb = np.empty(n, dtype=lr.dtype), np.empty(n), np.empty(n)
+    out_ia, out_ib = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    for i in prange(n):
+        j = order[i]
+        out_lr[i], out_ta[i], out_tb[i], out_ia[i], out_ib[i] = lr[j], ta[j], tb[j], ia[j], ib[j]
+    return out_lr, out_ta, out_tb, out_ia, out_ib
+
+
+@njit(parallel=True, cache=True)
+def _flat_dark_leaves(kv, pos_leaf, duration, nb, exposure_step):
+    """Per leaf (from knot pos_leaf to the next; kv rows are x, y, T, h_ray [nb] each, then the distance): flat
+    (every channel's transmission >= 1 - LIMB_FLAT_TRANSMISSION at both ends, and one exposure knot interval
+    long) and dark (every channel below LIMB_DARK_TRANSMISSION at both ends)."""
+    n = pos_leaf.size
+    flat = np.empty(n, dtype=np.bool_)
+    dark = np.empty(n, dtype=np.bool_)
+    for i in prange(n):
+        is_flat = duration[i] >= exposure_step * (1.0 - 1e-9)
+        is_dark = True
+        for k in (pos_leaf[i], pos_leaf[i] + 1):
+            for b in range(2 * nb, 3 * nb):
+                is_flat = is_flat and kv[k, b] >= 1.0 - LIMB_FLAT_TRANSMISSION  # (NaN: neither, as numpy's)
+                is_dark = is_dark and kv[k, b] < LIMB_DARK_TRANSMISSION
+        flat[i] = is_flat
+        dark[i] = is_dark
+    return flat, dark
 
 
 @njit(parallel=True, cache=True)
