@@ -165,6 +165,17 @@ def _pair_tangent_altitudes(pos, directions, exact_near, margin):
     return out
 
 
+@njit(parallel=True, cache=True)
+def _indexed_tangent_altitudes(pos, obs_index, directions, star_index, exact_near, margin):
+    """Tangent altitude (km) of directions[star_index[p]] seen from pos[obs_index[p]] (pole frame)."""
+    out = np.empty(obs_index.shape[0])
+    for p in prange(obs_index.shape[0]):
+        o, j = obs_index[p], star_index[p]
+        out[p] = tangent_altitude(pos[o, 0], pos[o, 1], pos[o, 2], directions[j, 0], directions[j, 1],
+                                  directions[j, 2], exact_near, margin)
+    return out
+
+
 @functools.lru_cache(maxsize=8)
 def _kernel_tables(spectrum: LimbSpectrum):
     """The arrays pair_optics_kernel takes: each wavelength's ray table, the path (550 nm) table and its
@@ -309,8 +320,8 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     nb = len(spectrum.wavelengths)
     rot_p = pole_frame(pole)
     n, k_n = x.shape
-    h_g = tangent_altitudes(np.ascontiguousarray(pos @ rot_p.T), np.ascontiguousarray(geo_dirs @ rot_p.T),
-                            LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM)
+    geo_p = np.ascontiguousarray(geo_dirs @ rot_p.T)
+    h_g = tangent_altitudes(np.ascontiguousarray(pos @ rot_p.T), geo_p, LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM)
     band = (h_g < LIMB_OPTICS_BELOW_KM) & (h_g > _HIDDEN_BELOW_KM)
     margin = max(camera.fx, camera.fy) * np.tan(LIMB_MAX_REFRACTION_RAD) + reach_px + 2.0
     with np.errstate(invalid="ignore"):
@@ -344,7 +355,7 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     trivial = ~(band[leaf_j, leaf_k] | band[leaf_j, leaf_k + 1])
     final = [(leaf_r[trivial], ta[trivial], tb[trivial], ia[trivial], ib[trivial])]
     todo = ~trivial
-    lr, ta, tb, ia, ib = leaf_r[todo], ta[todo], tb[todo], ia[todo], ib[todo]
+    lr, ta, tb, ia, ib, lk = leaf_r[todo], ta[todo], tb[todo], ia[todo], ib[todo], leaf_k[todo]
     level = capped = 0
     # the pool grows in place (room for 3 midpoints per window interval: 2.4 on the Pettit scenario), not by
     # concatenation, and pair_optics writes into it: fresh memory costs (~100-300 MB here)
@@ -367,6 +378,12 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
         tm = 0.5 * (ta + tb)
         tu, inv = np.unique(tm, return_inverse=True)
         pos_u, _, rot_u, _, beta_u = observer.states(tu)
+        if level == 1:
+            settled = _settled_intervals(pool, ia, ib, tb - ta, nb, float(t[1] - t[0]) if k_n > 1 else 0.0, h_g,
+                                         rows[lr], lk, np.ascontiguousarray(pos_u @ rot_p.T), inv, geo_p)
+            final.append((lr[settled], ta[settled], tb[settled], ia[settled], ib[settled]))
+            keep = ~settled
+            lr, ta, tb, ia, ib, tm, inv = lr[keep], ta[keep], tb[keep], ia[keep], ib[keep], tm[keep], inv[keep]
         im = n_pool + np.arange(lr.size)
         if n_pool + lr.size > pool.shape[0]:
             grown = np.empty((n_pool + max(n_pool, 2 * lr.size), pool.shape[1]))
@@ -389,6 +406,25 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     out.update(_knots_and_ranges(final, pool, rows.size, nb, float(t[1] - t[0]) if k_n > 1 else 0.0), levels=level,
                capped=capped)
     return out
+
+
+def _settled_intervals(pool, ia, ib, duration, nb, exposure_step, h_g, star, knot, pos_mid, mid, geo_p):
+    """Exposure knot intervals (knot to knot + 1 of star ``star``; ends at pool rows ia, ib) that are flat, or
+    dark, at both ends as _knots_and_ranges counts leaves, and whose straight line's tangent altitude at the
+    midpoint (observer at pos_mid[mid], star direction geo_p[star], pole frame) is not below (for flat; not above, for dark) the lower (higher)
+    of its ends' (h_g [N, K]). The transmission falls with the bent ray's tangent altitude, which rises with
+    the straight line's, so the midpoint is flat (dark) too and passes _midpoint_fails (the track test counts
+    only light that is seen, and flat leaves are rendered from the exposure's knots): these intervals are
+    leaves without a midpoint. Bool [P]."""
+    flat, dark = _flat_dark_leaves(pool, ia, ib, duration, nb, exposure_step)
+    cand = np.flatnonzero(flat | dark)
+    settled = np.zeros(ia.size, dtype=np.bool_)
+    if cand.size:
+        h_mid = _indexed_tangent_altitudes(pos_mid, mid[cand], geo_p, star[cand], LIMB_OPTICS_BELOW_KM / 2.0,
+                                           LIMB_OPTICS_BELOW_KM)
+        ha, hb = h_g[star[cand], knot[cand]], h_g[star[cand], knot[cand] + 1]
+        settled[cand] = np.where(flat[cand], h_mid >= np.minimum(ha, hb), h_mid <= np.maximum(ha, hb))
+    return settled
 
 
 def _midpoint_fails(pool, ia, ib, im, nb, camera, tol_px):
@@ -446,7 +482,7 @@ def _knots_and_ranges(final, pool, n_rows, nb, exposure_step):
                kd=kv[:, 4 * nb])
 
     # flat and dark leaves; each row's cut and rendered range
-    flat, dark = _flat_dark_leaves(kv, pos_leaf, tb - ta, nb, exposure_step)
+    flat, dark = _flat_dark_leaves(kv, pos_leaf, pos_leaf + 1, tb - ta, nb, exposure_step)
     big = lr.size + 1
     idx = np.arange(lr.size)
 
@@ -552,17 +588,17 @@ def _sort_leaves(lr, ta, tb, ia, ib, n_rows):
 
 
 @njit(parallel=True, cache=True)
-def _flat_dark_leaves(kv, pos_leaf, duration, nb, exposure_step):
-    """Per leaf (from knot pos_leaf to the next; kv rows are x, y, T, h_ray [nb] each, then the distance): flat
+def _flat_dark_leaves(kv, row_a, row_b, duration, nb, exposure_step):
+    """Per leaf (from kv row row_a to row row_b; kv rows are x, y, T, h_ray [nb] each, then the distance): flat
     (every channel's transmission >= 1 - LIMB_FLAT_TRANSMISSION at both ends, and one exposure knot interval
     long) and dark (every channel below LIMB_DARK_TRANSMISSION at both ends)."""
-    n = pos_leaf.size
+    n = row_a.size
     flat = np.empty(n, dtype=np.bool_)
     dark = np.empty(n, dtype=np.bool_)
     for i in prange(n):
         is_flat = duration[i] >= exposure_step * (1.0 - 1e-9)
         is_dark = True
-        for k in (pos_leaf[i], pos_leaf[i] + 1):
+        for k in (row_a[i], row_b[i]):
             for b in range(2 * nb, 3 * nb):
                 is_flat = is_flat and kv[k, b] >= 1.0 - LIMB_FLAT_TRANSMISSION  # (NaN: neither, as numpy's)
                 is_dark = is_dark and kv[k, b] < LIMB_DARK_TRANSMISSION
