@@ -363,13 +363,11 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     pool = np.empty((n_pool + 3 * lr.size, 4 * nb + 1))
     opt = pair_optics(camera, spectrum, pos, rot, beta, geo_dirs, directions, teff, rot_p, kn, jj, out=pool[:n_pool])
 
-    trans = _above(h_g, _HIDDEN_BELOW_KM)
-    trans[jj, kn] = opt["T"][:, 0]
     # the refracted tracks, the refraction and the channels' transmissions only where they differ from the
     # straight tracks, 0 and the grey one (the caller updates its tracks; limb_truth makes the rest dense for
     # the stars shown: [N, K] and [N, K, C] copies here would be fresh memory for every candidate); copies, not
     # views that would keep the pool
-    out = dict(transmission=trans, spectrum=spectrum, rows=rows, win_start=t[ka], win_stop=t[kb],
+    out = dict(spectrum=spectrum, rows=rows, win_start=t[ka], win_stop=t[kb],
                pair_star=jj, pair_knot=kn, pair_x=opt["x"][:, 0].copy(), pair_y=opt["y"][:, 0].copy(),
                pair_refraction_arcsec=np.degrees(opt["eps"][:, 0]) * 3600.0,
                pair_transmission_per_channel=np.ascontiguousarray(opt["T"][:, 1:]))
@@ -403,6 +401,11 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
         lr, ta, tb, ia, ib, im, tm = lr[fail], ta[fail], tb[fail], ia[fail], ib[fail], im[fail], tm[fail]
         lr, ta, tb = np.concatenate([lr, lr]), np.concatenate([ta, tm]), np.concatenate([tm, tb])
         ia, ib = np.concatenate([ia, im]), np.concatenate([im, ib])
+    # the grey transmission at the exposure's knots, written over h_g (no longer needed; 0.1 GB of fresh memory
+    # less on the Pettit scenario)
+    trans = _above(h_g, _HIDDEN_BELOW_KM, h_g)
+    trans[jj, kn] = opt["T"][:, 0]
+    out["transmission"] = trans
     out.update(_knots_and_ranges(final, pool, rows.size, nb, float(t[1] - t[0]) if k_n > 1 else 0.0), levels=level,
                capped=capped)
     return out
@@ -608,10 +611,9 @@ def _flat_dark_leaves(kv, row_a, row_b, duration, nb, exposure_step):
 
 
 @njit(parallel=True, cache=True)
-def _above(values, threshold):
-    """0.0 where values [N, K] <= threshold, else 1.0 (NaN: 1.0, as np.where(values <= threshold, 0, 1)); a new
-    array, first touched by all threads."""
-    out = np.empty(values.shape)
+def _above(values, threshold, out):
+    """out [N, K] = 0.0 where values [N, K] <= threshold, else 1.0 (NaN: 1.0, as np.where(values <= threshold, 0,
+    1)); out may be values itself."""
     for i in prange(values.shape[0]):
         for k in range(values.shape[1]):
             out[i, k] = 0.0 if values[i, k] <= threshold else 1.0
