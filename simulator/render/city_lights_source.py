@@ -30,16 +30,19 @@ that the trail kernel draws like a star whose direction changes from knot to kno
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from astropy import units as u
+from numba import njit, prange
 
-from ..camera.projection import project_directions_at_knots
 from ..earth.city_lights import SUNSET_ELEVATION_DEG, electrons_per_joule, lit_points, relative_airmass
 from ..earth.occultation import _moving_intervals
 from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices
 from ..orbit.eclipse import sun_gcrs_km_splined
-from ..sky.apparent import C_KM_S, aberrate
+from ..sky.apparent import C_KM_S
 from .intervals import clip_intervals, csr_entries, intersect_intervals, subset_csr
+from .limb_rays import aberrate_rotate, camera_array, project_direction
 from .observer import Observer
 from .coarse_grid import add_upsampled, block_size, coarse_optical_sigma, coarse_shape, to_coarse
 from .trails import PIXEL_BOX_VARIANCE, render_trails
@@ -101,26 +104,19 @@ class CityLightsSource:
             keep[near] |= self._in_frame(x, y, margin)
         return lat[keep], lon[keep], radiance[keep], area[keep]
 
-    def _geometry(self, t, lat, lon, block=256):
+    def _geometry(self, t, lat, lon):
         """Per cell and knot: pixel track, distance, sines of the ISS's and the Sun's elevations at the cell."""
         pos, vel, rot, _, _ = self.observer.states(t)
         times = self.start + t * u.s
         m = itrs_to_gcrs_matrices(times)
         sun = sun_gcrs_km_splined(times)
-        beta = (vel / C_KM_S)[None, :, :]
         out = {key: np.empty((lat.size, t.size)) for key in ("x", "y", "dist", "sin_iss", "sin_sun")}
-        p_itrs, n_itrs = geodetic_to_itrs_km(lat, lon), geodetic_normal_itrs(lat, lon)
-        for lo in range(0, lat.size, block):  # [block, K, 3] temporaries, not [M, K, 3]
-            sl = slice(lo, lo + block)
-            p = np.einsum("kij,mj->mki", m, p_itrs[sl])  # GCRS km
-            n = np.einsum("kij,mj->mki", m, n_itrs[sl])
-            d = pos[None, :, :] - p  # cell -> ISS
-            dist = np.linalg.norm(d, axis=-1)
-            sun_dir = sun[None] - p
-            out["dist"][sl] = dist
-            out["sin_iss"][sl] = np.einsum("mkj,mkj->mk", n, d) / dist
-            out["sin_sun"][sl] = np.einsum("mkj,mkj->mk", n, sun_dir) / np.linalg.norm(sun_dir, axis=-1)
-            out["x"][sl], out["y"][sl] = project_directions_at_knots(self.camera, aberrate(-d / dist[..., None], beta), rot)
+        c = np.ascontiguousarray
+        _cell_geometry(c(m, dtype=np.float64), c(pos, dtype=np.float64), c(sun, dtype=np.float64),
+                       c(vel / C_KM_S, dtype=np.float64), c(rot, dtype=np.float64),
+                       c(geodetic_to_itrs_km(lat, lon), dtype=np.float64),
+                       c(geodetic_normal_itrs(lat, lon), dtype=np.float64), camera_array(self.camera),
+                       out["x"], out["y"], out["dist"], out["sin_iss"], out["sin_sun"])
         return out
 
     def _tracks(self, t, lat, lon, radiance, area_m2):
@@ -320,6 +316,33 @@ class CityLightsSource:
             "electrons_per_channel": (self.electrons[rows], "electron", f"per channel ({channels})"),
         }
 
+
+
+@njit(parallel=True, cache=True)
+def _cell_geometry(m, pos, sun, beta, rot, p_itrs, n_itrs, cam, x, y, dist, sin_iss, sin_sun):
+    """Cells [M] (ITRS position p_itrs and outward normal n_itrs, km) at knots [K] (ITRS -> GCRS matrices m,
+    ISS GCRS position pos, Sun GCRS position sun, km; ISS velocity beta = v/c; R_icrs_to_cam rot): fills
+    x, y (px; NaN off the projection), dist (km, cell to ISS), sin_iss and sin_sun (sines of the ISS's and the
+    Sun's elevations above the cell's horizon) [M, K]. The direction from the ISS to the cell is aberrated by
+    beta (sky.apparent.aberrate) and projected as camera.projection.project_camera_points (cam:
+    limb_rays.camera_array)."""
+    for i in prange(p_itrs.shape[0]):
+        for k in range(m.shape[0]):
+            mk = m[k]
+            px = mk[0, 0] * p_itrs[i, 0] + mk[0, 1] * p_itrs[i, 1] + mk[0, 2] * p_itrs[i, 2]
+            py = mk[1, 0] * p_itrs[i, 0] + mk[1, 1] * p_itrs[i, 1] + mk[1, 2] * p_itrs[i, 2]
+            pz = mk[2, 0] * p_itrs[i, 0] + mk[2, 1] * p_itrs[i, 1] + mk[2, 2] * p_itrs[i, 2]
+            nx = mk[0, 0] * n_itrs[i, 0] + mk[0, 1] * n_itrs[i, 1] + mk[0, 2] * n_itrs[i, 2]
+            ny = mk[1, 0] * n_itrs[i, 0] + mk[1, 1] * n_itrs[i, 1] + mk[1, 2] * n_itrs[i, 2]
+            nz = mk[2, 0] * n_itrs[i, 0] + mk[2, 1] * n_itrs[i, 1] + mk[2, 2] * n_itrs[i, 2]
+            dx, dy, dz = pos[k, 0] - px, pos[k, 1] - py, pos[k, 2] - pz  # cell -> ISS
+            d = math.sqrt(dx * dx + dy * dy + dz * dz)
+            sx, sy, sz = sun[k, 0] - px, sun[k, 1] - py, sun[k, 2] - pz
+            dist[i, k] = d
+            sin_iss[i, k] = (nx * dx + ny * dy + nz * dz) / d
+            sin_sun[i, k] = (nx * sx + ny * sy + nz * sz) / math.sqrt(sx * sx + sy * sy + sz * sz)
+            cx, cy, cz = aberrate_rotate(-dx / d, -dy / d, -dz / d, beta[k], rot[k])
+            x[i, k], y[i, k] = project_direction(cx, cy, cz, cam)
 
 
 def _electrons_per_joule_at(camera, lamp, excess_airmass):

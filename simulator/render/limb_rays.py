@@ -131,7 +131,7 @@ def channel_extinction(table, h0, dh, top, h, node, frac):
 
 
 @njit(cache=True, inline="always")
-def _aberrate_rotate(px, py, pz, beta, rot):
+def aberrate_rotate(px, py, pz, beta, rot):
     """sky.apparent.aberrate of the unit direction p for observer velocity beta, then rot @ it."""
     pdv = px * beta[0] + py * beta[1] + pz * beta[2]
     bm1 = math.sqrt(1.0 - (beta[0] * beta[0] + beta[1] * beta[1] + beta[2] * beta[2]))
@@ -144,7 +144,7 @@ def _aberrate_rotate(px, py, pz, beta, rot):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _project(cx_, cy_, cz_, cam):
+def project_direction(cx_, cy_, cz_, cam):
     """camera.projection.project_camera_points for one camera-frame direction; cam = (fx, fy, cx, cy, k1, k2,
     p1, p2, k3, max_valid_radius)."""
     fx, fy, ccx, ccy, k1, k2, p1, p2, k3, rmax = (cam[0], cam[1], cam[2], cam[3], cam[4], cam[5], cam[6], cam[7],
@@ -158,6 +158,13 @@ def _project(cx_, cy_, cz_, cam):
     if not (cz_ > 0.0) or r2 > rmax * rmax:
         return _NAN, _NAN
     return fx * xd + ccx, fy * yd + ccy
+
+
+def camera_array(camera) -> np.ndarray:
+    """(fx, fy, cx, cy, k1, k2, p1, p2, k3, max_valid_radius) of a camera, as project_direction takes them."""
+    k1, k2, p1, p2, k3 = camera.dist_coeffs
+    return np.array([camera.fx, camera.fy, camera.cx, camera.cy, k1, k2, p1, p2, k3, camera.max_valid_radius],
+                    dtype=np.float64)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -188,8 +195,8 @@ def pair_optics_kernel(obs_i, star_i, pos, rot, beta, geo, natural, node, frac, 
         in_band = hg < optics_below and hg > hidden_below and d > 0.0
         if not in_band:
             hidden = hg <= hidden_below
-            sx, sy, sz = _aberrate_rotate(natural[s, 0], natural[s, 1], natural[s, 2], beta[o], rot[o])
-            u, v = _project(sx, sy, sz, cam)
+            sx, sy, sz = aberrate_rotate(natural[s, 0], natural[s, 1], natural[s, 2], beta[o], rot[o])
+            u, v = project_direction(sx, sy, sz, cam)
             for b in range(nb):
                 x[p, b], y[p, b] = u, v
                 eps[p, b] = 0.0
@@ -220,5 +227,5 @@ def pair_optics_kernel(obs_i, star_i, pos, rot, beta, geo, natural, node, frac, 
             rx, ry, rz = gx * ce_ + ux * se_, gy * ce_ + uy * se_, gz * ce_ + uz * se_
             nx, ny, nz = natural[s, 0] + (rx - gx), natural[s, 1] + (ry - gy), natural[s, 2] + (rz - gz)
             nn = math.sqrt(nx * nx + ny * ny + nz * nz)
-            sx, sy, sz = _aberrate_rotate(nx / nn, ny / nn, nz / nn, beta[o], rot[o])
-            x[p, b], y[p, b] = _project(sx, sy, sz, cam)
+            sx, sy, sz = aberrate_rotate(nx / nn, ny / nn, nz / nn, beta[o], rot[o])
+            x[p, b], y[p, b] = project_direction(sx, sy, sz, cam)

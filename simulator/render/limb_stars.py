@@ -227,7 +227,7 @@ def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, te
     as views of it.
     """
     from ..earth.atmosphere import DEFAULT, TABLE_BOTTOM_KM, TABLE_TOP_KM
-    from .limb_rays import pair_optics_kernel
+    from .limb_rays import camera_array, pair_optics_kernel
 
     c = np.ascontiguousarray
     if obs_index is None:
@@ -239,9 +239,7 @@ def pair_optics(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natural, te
     nb = len(spectrum.wavelengths)
     cb, ce, x0, dx, nt, cbp, cep, clap, tau, ext, h0e = _kernel_tables(spectrum)
     node, frac = _teff_nodes(np.asarray(teff, dtype=np.float64))
-    k1, k2, p1, p2, k3 = camera.dist_coeffs
-    cam = np.array([camera.fx, camera.fy, camera.cx, camera.cy, k1, k2, p1, p2, k3, camera.max_valid_radius],
-                   dtype=np.float64)
+    cam = camera_array(camera)
     h_g, eps = np.empty(n), np.empty((n, nb))
     if out is None:
         dist = np.empty(n)
