@@ -62,6 +62,30 @@ def test_edge_blocks_fold_back_their_weight():
         assert abs(fine.sum() - 1.0) < 1e-12
 
 
+def test_upsampling_skips_only_pixels_without_light():
+    """Mostly empty block grids (city lights fill part of the frame): the upsampled frame equals scipy's
+    bilinear zoom of the blocks (edge blocks' centres clamped as add_upsampled clamps them), bit for bit
+    where no light reaches and to rounding elsewhere."""
+    from scipy.ndimage import map_coordinates
+
+    rng = np.random.default_rng(11)
+    for s, (h_c, w_c) in [(4, (9, 13)), (8, (5, 6)), (2, (1, 7))]:
+        coarse = np.zeros((h_c, w_c, 2))
+        for _ in range(3):
+            i, j = rng.integers(0, h_c), rng.integers(0, w_c)
+            coarse[i, j, rng.integers(0, 2)] = rng.uniform(1.0, 5.0)
+        fine = np.full((h_c * s - 1, w_c * s - 2, 2), 7.0)
+        add_upsampled(fine, coarse, s)
+        v = np.clip((np.arange(fine.shape[0]) + 0.5) / s - 0.5, 0.0, h_c - 1.0)
+        u = np.clip((np.arange(fine.shape[1]) + 0.5) / s - 0.5, 0.0, w_c - 1.0)
+        vv, uu = np.meshgrid(v, u, indexing="ij")
+        for c in range(2):
+            ref = 7.0 + map_coordinates(coarse[:, :, c], [vv, uu], order=1, mode="nearest") / s**2
+            np.testing.assert_allclose(fine[:, :, c], ref, rtol=1e-14, atol=1e-14)
+            dark = map_coordinates((coarse[:, :, c] != 0).astype(float), [vv, uu], order=1, mode="nearest") == 0
+            assert np.all(fine[:, :, c][dark] == 7.0)
+
+
 def test_block_size_keeps_two_blocks_per_sigma():
     for sigma in (0.8, 3.9, 4.0, 7.9, 8.1, 40.0):
         s = block_size(sigma**2)

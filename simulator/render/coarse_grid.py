@@ -65,13 +65,30 @@ def _bracket(i, s, n):
 
 @njit(parallel=True, cache=True)
 def add_upsampled(fine, coarse, s):
-    """fine[H, W, C] += bilinear upsampling of coarse[h, w, C] (electrons per block) by the block size s."""
+    """fine[H, W, C] += bilinear upsampling of coarse[h, w, C] (electrons per block) by the block size s.
+    Fine pixels whose four blocks are all zero are left as they are (city lights fill part of the frame)."""
     height, width, n_ch = fine.shape
     h_c, w_c = coarse.shape[0], coarse.shape[1]
     scale = 1.0 / (s * s)
+    # each block row's first and last column holding light (first > last: none)
+    col_lo = np.full(h_c, w_c, dtype=np.int64)
+    col_hi = np.full(h_c, -1, dtype=np.int64)
+    for r in range(h_c):
+        for q in range(w_c):
+            for c in range(n_ch):
+                if coarse[r, q, c] != 0.0:
+                    col_lo[r] = min(col_lo[r], q)
+                    col_hi[r] = max(col_hi[r], q)
     for i in prange(height):
         i0, i1, fv = _bracket(i, s, h_c)
-        for j in range(width):
+        q_lo = min(col_lo[i0], col_lo[i1])
+        q_hi = max(col_hi[i0], col_hi[i1])
+        if q_lo > q_hi:
+            continue
+        # the fine columns whose blocks (j0, j1) can reach [q_lo, q_hi]: centres within one block of it
+        j_start = max(int((q_lo - 1 + 0.5) * s) - 1, 0)
+        j_stop = min(int((q_hi + 1 + 0.5) * s) + 1, width)
+        for j in range(j_start, j_stop):
             j0, j1, fu = _bracket(j, s, w_c)
             w00 = (1.0 - fv) * (1.0 - fu) * scale
             w01 = (1.0 - fv) * fu * scale
