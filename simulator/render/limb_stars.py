@@ -156,16 +156,6 @@ def channel_transmissions(h_ray_km, distance_km, teff, spectrum: LimbSpectrum, c
 
 
 @njit(parallel=True, cache=True)
-def _pair_tangent_altitudes(pos, directions, exact_near, margin):
-    """Tangent altitude (km) of directions[p] seen from pos[p] (pole frame), pair by pair."""
-    out = np.empty(pos.shape[0])
-    for p in prange(pos.shape[0]):
-        out[p] = tangent_altitude(pos[p, 0], pos[p, 1], pos[p, 2], directions[p, 0], directions[p, 1],
-                                  directions[p, 2], exact_near, margin)
-    return out
-
-
-@njit(parallel=True, cache=True)
 def _indexed_tangent_altitudes(pos, obs_index, directions, star_index, exact_near, margin):
     """Tangent altitude (km) of directions[star_index[p]] seen from pos[obs_index[p]] (pole frame)."""
     out = np.empty(obs_index.shape[0])
@@ -263,8 +253,10 @@ def pair_optics_numpy(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natur
 
     n = pos.shape[0]
     nb = len(spectrum.wavelengths)
-    h_g = _pair_tangent_altitudes(np.ascontiguousarray(pos @ rot_pole.T), np.ascontiguousarray(geo @ rot_pole.T),
-                         LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM)
+    pairs = np.arange(n)
+    h_g = _indexed_tangent_altitudes(np.ascontiguousarray(pos @ rot_pole.T), pairs,
+                                     np.ascontiguousarray(geo @ rot_pole.T), pairs, LIMB_OPTICS_BELOW_KM / 2.0,
+                                     LIMB_OPTICS_BELOW_KM)
     dist = -np.sum(geo * pos, axis=1)
     band = np.flatnonzero((h_g < LIMB_OPTICS_BELOW_KM) & (h_g > _HIDDEN_BELOW_KM) & (dist > 0))
     trans = np.where(h_g <= _HIDDEN_BELOW_KM, 0.0, 1.0)[:, None].repeat(nb, axis=1)
@@ -318,8 +310,10 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     nb = len(spectrum.wavelengths)
     rot_p = pole_frame(pole)
     n, k_n = x.shape
+    exposure_step = float(t[1] - t[0]) if k_n > 1 else 0.0
     geo_p = np.ascontiguousarray(geo_dirs @ rot_p.T)
-    h_g = tangent_altitudes(np.ascontiguousarray(pos @ rot_p.T), geo_p, LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM)
+    h_g = tangent_altitudes(np.ascontiguousarray(pos @ rot_p.T), geo_p, LIMB_OPTICS_BELOW_KM / 2.0,
+                            LIMB_OPTICS_BELOW_KM)
     band = (h_g < LIMB_OPTICS_BELOW_KM) & (h_g > _HIDDEN_BELOW_KM)
     margin = max(camera.fx, camera.fy) * np.tan(LIMB_MAX_REFRACTION_RAD) + reach_px + 2.0
     with np.errstate(invalid="ignore"):
@@ -375,7 +369,7 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
         tu, inv = np.unique(tm, return_inverse=True)
         pos_u, _, rot_u, _, beta_u = observer.states(tu)
         if level == 1:
-            settled = _settled_intervals(pool, ia, ib, tb - ta, nb, float(t[1] - t[0]) if k_n > 1 else 0.0, h_g,
+            settled = _settled_intervals(pool, ia, ib, tb - ta, nb, exposure_step, h_g,
                                          rows[lr], lk, np.ascontiguousarray(pos_u @ rot_p.T), inv, geo_p)
             final.append((lr[settled], ta[settled], tb[settled], ia[settled], ib[settled]))
             keep = ~settled
@@ -404,7 +398,7 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     trans = _above(h_g, _HIDDEN_BELOW_KM, h_g)
     trans[jj, kn] = opt["T"][:, 0]
     out["transmission"] = trans
-    out.update(_knots_and_ranges(final, pool, rows.size, nb, float(t[1] - t[0]) if k_n > 1 else 0.0), levels=level,
+    out.update(_knots_and_ranges(final, pool, rows.size, nb, exposure_step), levels=level,
                capped=capped)
     return out
 
@@ -412,11 +406,11 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
 def _settled_intervals(pool, ia, ib, duration, nb, exposure_step, h_g, star, knot, pos_mid, mid, geo_p):
     """Exposure knot intervals (knot to knot + 1 of star ``star``; ends at pool rows ia, ib) that are flat, or
     dark, at both ends as _knots_and_ranges counts leaves, and whose straight line's tangent altitude at the
-    midpoint (observer at pos_mid[mid], star direction geo_p[star], pole frame) is not below (for flat; not above, for dark) the lower (higher)
-    of its ends' (h_g [N, K]). The transmission falls with the bent ray's tangent altitude, which rises with
-    the straight line's, so the midpoint is flat (dark) too and passes _midpoint_fails (the track test counts
-    only light that is seen, and flat leaves are rendered from the exposure's knots): these intervals are
-    leaves without a midpoint. Bool [P]."""
+    midpoint (observer at pos_mid[mid], star direction geo_p[star], pole frame) is not below (for flat; not
+    above, for dark) the lower (higher) of its ends' (h_g [N, K]). The transmission falls with the bent ray's
+    tangent altitude, which rises with the straight line's, so the midpoint is flat (dark) too and passes
+    _midpoint_fails (the track test counts only light that is seen, and flat leaves are rendered from the
+    exposure's knots): these intervals are leaves without a midpoint. Bool [P]."""
     flat, dark = _flat_dark_leaves(pool, ia, ib, duration, nb, exposure_step)
     cand = np.flatnonzero(flat | dark)
     settled = np.zeros(ia.size, dtype=np.bool_)
@@ -461,6 +455,13 @@ def _midpoint_fails_kernel(pool, ia, ib, im, nb, width, height, tol_px, tol_t, v
     return fails
 
 
+def _knot_columns(kv, nb):
+    """The quantities of a knot table kv [P, 4 nb + 1] (pool layout: x, y, T, h_ray [nb] each, then the
+    distance), as views named as in the truth."""
+    return dict(x=kv[:, :nb], y=kv[:, nb:2 * nb], transmission=kv[:, 2 * nb:3 * nb],
+                tangent_altitude_km=kv[:, 3 * nb:4 * nb], distance_km=kv[:, 4 * nb])
+
+
 def _knots_and_ranges(final, pool, n_rows, nb, exposure_step):
     """Each row's knots (CSR) from its leaves, its cut and its rendered range.
 
@@ -479,8 +480,9 @@ def _knots_and_ranges(final, pool, n_rows, nb, exposure_step):
     kt[pos_leaf], ki[pos_leaf] = ta, ia
     kt[ptr[1:] - 1], ki[ptr[1:] - 1] = tb[last], ib[last]
     kv = _take_rows(pool, ki)
-    out = dict(ptr=ptr, kt=kt, kv=kv, kx=kv[:, :nb], ky=kv[:, nb:2 * nb], kT=kv[:, 2 * nb:3 * nb], kh=kv[:, 3 * nb:4 * nb],
-               kd=kv[:, 4 * nb])
+    cols = _knot_columns(kv, nb)
+    out = dict(ptr=ptr, kt=kt, kv=kv, kx=cols["x"], ky=cols["y"], kT=cols["transmission"],
+               kh=cols["tangent_altitude_km"], kd=cols["distance_km"])
 
     # flat and dark leaves; each row's cut and rendered range
     flat, dark = _flat_dark_leaves(kv, pos_leaf, pos_leaf + 1, tb - ta, nb, exposure_step)
@@ -568,13 +570,10 @@ def _sort_leaves(lr, ta, tb, ia, ib, n_rows):
     for r in range(n_rows):
         start[r + 1] += start[r]
     fill = start[:-1].copy()
-    slot = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        slot[i] = fill[lr[i]]
-        fill[lr[i]] += 1
     by_row = np.empty(n, dtype=np.int64)
     for i in range(n):
-        by_row[slot[i]] = i
+        by_row[fill[lr[i]]] = i
+        fill[lr[i]] += 1
     order = np.empty(n, dtype=np.int64)
     for r in prange(n_rows):
         a, b = start[r], start[r + 1]
@@ -673,11 +672,8 @@ def limb_truth(limb, shown):
     ptr = limb["ptr"]
     idx = csr_entries(ptr, keep)
     # (one parallel gather of every knot value, not one per quantity: ~0.13 GB of fresh memory on the Pettit scenario)
-    kv = _take_rows(limb["kv"], idx)
-    nb = limb["kx"].shape[1]
     out["knots"] = dict(star=pos[limb["rows"][keep]], ptr=np.concatenate([[0], np.cumsum(np.diff(ptr)[keep])]),
-                        t=limb["kt"][idx], x=kv[:, :nb], y=kv[:, nb:2 * nb], transmission=kv[:, 2 * nb:3 * nb],
-                        tangent_altitude_km=kv[:, 3 * nb:4 * nb], distance_km=kv[:, 4 * nb])
+                        t=limb["kt"][idx], **_knot_columns(_take_rows(limb["kv"], idx), limb["kx"].shape[1]))
     return out
 
 
