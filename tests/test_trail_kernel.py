@@ -636,12 +636,15 @@ def test_per_star_knot_times():
 def test_profile_table_matches_the_per_pixel_sum(radius):
     """A limb-window-like run: 80 chords of 0.5-1.3 px whose illumination falls as a setting star's
     transmission (exp(-e^u), 0.95 -> 0.002), PSF 1.5 px, straight or turning from 30 to 60 deg on R = 200 px
-    (a cut where the stepping axis switches). Runs with sigma >= trail_kernel.PROFILE_TABLE_MIN_SIGMA read the
-    blurred line density from a table (4-point Lagrange, step sigma / 8): within 1e-5 of the peak of the
-    per-pixel sum it replaces (measured 1.9e-6 / 1.8e-6), the same electrons (1e-9), and, straight, within
-    1e-4 of the peak of the time-sampled reference (2.2e-6; 1.1e-3 when the column totals left out the changes
-    below 1e-3 of the density). (Curved, both are 2.1e-3 off the reference next to the bright start, as
-    before the table: the curvature model with a density falling along the arc; 5.8e-4 with a constant one.)"""
+    (a cut where the stepping axis switches). Exact runs read the blurred line density from a table (cubic
+    Hermite; fine steps near tapered ends, coarser between where its error estimate allows,
+    trails.profile_tables): within 1e-5 of the peak of the per-pixel sum it replaces (measured 3.5e-6 /
+    3.8e-6, from the fine steps at the tapered ends), the same electrons (1e-7: pixels next to a cut are not
+    scaled to their column's total, so the table's error reaches the flux there; measured 0 / 7e-9), and,
+    straight, within 1e-4 of the peak of the time-sampled reference (1.1e-3 when the column totals left out
+    the changes below 1e-3 of the density). (Curved, both are 2.1e-3 off the reference next to the bright
+    start, as before the table: the curvature model with a density falling along the arc; 5.8e-4 with a
+    constant one.)"""
     import simulator.render.trails as trails_module
 
     n = 81
@@ -654,16 +657,60 @@ def test_profile_table_matches_the_per_pixel_sum(radius):
     t = np.linspace(0.0, 20.0, n)
     illum = np.exp(-np.exp(np.linspace(-3.0, 1.8, n)))
     out = _render_illuminated(t, x, y, illum, 0.0, 20.0, 1.5, 2000.0)
-    before = trails_module.PROFILE_TABLE_MIN_SIGMA
-    trails_module.PROFILE_TABLE_MIN_SIGMA = math.inf
+    before = trails_module.PROFILE_TABLE_NODES_PER_PX
+    trails_module.PROFILE_TABLE_NODES_PER_PX = 0.0  # no tables
     try:
         ref_sum = _render_illuminated(t, x, y, illum, 0.0, 20.0, 1.5, 2000.0)
     finally:
-        trails_module.PROFILE_TABLE_MIN_SIGMA = before
+        trails_module.PROFILE_TABLE_NODES_PER_PX = before
     assert out.runs == (1 if math.isinf(radius) else 2)
     peak = ref_sum.image.max()
     assert np.abs(out.image - ref_sum.image).max() <= 1e-5 * peak
-    assert out.electrons[0] == pytest.approx(ref_sum.electrons[0], rel=1e-9)
+    assert out.electrons[0] == pytest.approx(ref_sum.electrons[0], rel=1e-7)
     if math.isinf(radius):
         ref = _brute_force_illuminated(t, x, y, illum, 0.0, 20.0, 2000.0, effective_sigma(1.5))
         assert np.abs(out.image - ref).max() <= 1e-4 * ref.max()
+
+
+@pytest.mark.parametrize("jump", [False, True])
+def test_profile_table_is_within_its_tolerance_of_the_blurred_density(jump):
+    """The table of a run's blurred line density (trails.profile_tables) against an independent convolution:
+    the run's piecewise-linear density sampled every 1e-3 px and summed against the Gaussian (no closed form).
+    A limb-window-like run (80 chords, illumination falling as a setting star's transmission, psf 1.5 px) keeps
+    its coarse middle segment (0.7 sigma) and stays within trail_kernel.PROFILE_TABLE_TOL (1e-5) of its peak
+    density (measured 6.9e-7 in the middle, 5.4e-6 next to the tapered ends, fine step); the same run with
+    the illumination doubling over one 0.5 px chord in the middle fails the coarse segment's error estimate
+    and is tabulated at the fine step throughout (measured 2.7e-6 in the middle, 4.6e-6 at the ends)."""
+    from simulator.render import trail_kernel
+    from simulator.render.runs import build_runs
+    from simulator.render.trails import profile_tables
+
+    n = 81
+    s = np.linspace(0.0, 40.0, n)
+    x, y = 100.0 + 0.8 * s, 90.0 + 0.6 * s
+    t = np.linspace(0.0, 20.0, n)
+    illum = np.exp(-np.exp(np.linspace(-3.0, 1.8, n)))
+    if jump:
+        illum[n // 2 + 1:] *= 2.0
+    sigma = effective_sigma(1.5)
+    vx, vy, vs, vlam0, vlam1, first, last, axis, star, cuts = build_runs(
+        t[None, :], x[None, :], y[None, :], np.array([2000.0]), np.array([0, 1], dtype=np.int64), np.array([0.0]),
+        np.array([20.0]), FRAME[1], FRAME[0], 5.0 * sigma + 2.0, 0, 1, illum[None, :])
+    assert first.size == 1
+    vsig = np.full(vx.size, sigma)
+    start, meta, table = profile_tables(first, last, cuts, np.array([True]), vs, vlam0, vlam1, vsig, 5.0)
+    step = 1.0 / meta[0, 4]  # the middle segment's
+    assert step == pytest.approx((trail_kernel.PROFILE_TABLE_FINE_STEP if jump else trail_kernel.PROFILE_TABLE_COARSE_STEP)
+                                 * sigma, rel=1e-12)
+    # the independent reference: the density on a 1e-3 px grid, convolved with the Gaussian by direct sums
+    a, b = first[0], last[0]
+    s_grid = np.arange(0.0, vs[b] - vs[a], 1e-3) + 5e-4
+    k = np.clip(np.searchsorted(vs[a:b + 1] - vs[a], s_grid, side="right") - 1, 0, b - a - 1) + a
+    frac = (s_grid - (vs[k] - vs[a])) / (vs[k + 1] - vs[k])
+    dens = vlam0[k] + frac * (vlam1[k] - vlam0[k])
+    peak = np.abs(np.concatenate([vlam0[a:b], vlam1[a:b]])).max()
+    s_eval = np.linspace(-4.0 * sigma, vs[b] - vs[a] + 4.0 * sigma, 700)
+    ref = np.array([np.sum(dens * np.exp(-0.5 * ((q - s_grid) / sigma) ** 2)) for q in s_eval]) * 1e-3 / (
+        math.sqrt(2.0 * math.pi) * sigma)
+    got = np.array([trail_kernel._segmented_value(table, start[0], meta[0], q) for q in s_eval])
+    assert np.abs(got - ref).max() <= trail_kernel.PROFILE_TABLE_TOL * peak

@@ -43,15 +43,22 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 SHAPE_TOL = 1e-3
 
 
-# Runs of the exact kernel whose narrowest PSF is at least PROFILE_TABLE_MIN_SIGMA px get a table of their line
-# density blurred along the track, B(s) = (λ * N(0, σ²))(s), and its slope, at nodes PROFILE_TABLE_STEP × that
-# sigma apart; the pixels that need it (near a marked change of the density, a tapered end or a cut) read it by
-# cubic Hermite interpolation instead of summing every change within reach (~2 reach / chord length of them,
-# each an exp: the limb windows' chords are 0.3-1.5 px). Interpolation error <= h^4 / 384 × max |d4B/ds4| =
-# 5.6e-6 of a density jump at h = σ/4 (the fourth derivative of Φ is at most 0.55 / σ^4); for narrower PSFs
-# the table costs more than the pixels it serves.
-PROFILE_TABLE_MIN_SIGMA = 1.0
-PROFILE_TABLE_STEP = 0.25
+# Runs of the exact kernel get a table of their line density blurred along the track, B(s) = (λ * N(0, σ²))(s),
+# and its slope; the pixels that need it (near a marked change of the density, a tapered end or a cut) read it
+# by cubic Hermite interpolation instead of summing every change within reach (~2 reach / chord length of
+# them, each an exp: the limb windows' chords are 0.3-1.5 px). Interpolation error <= h^4 / 384 × max |B''''|,
+# largest mid-way between nodes. A table has up to three segments: within reach of a tapered end (a jump of the
+# whole density, where |B''''| reaches 0.55 J / σ^4) nodes PROFILE_TABLE_FINE_STEP × σ apart (5.6e-6 of the
+# jump); between them, where the density changes by the small steps of a finely sampled smooth curve,
+# PROFILE_TABLE_COARSE_STEP × σ, kept where the error it estimates at every interval's midpoint is within
+# PROFILE_TABLE_TOL of the run's largest density: the interpolation over twice the step, mid-way, is off the
+# node there by ~16 times that error (Richardson's estimate, h^4; on the Pettit limb windows within 20 % of the
+# error measured against the exact sum at the midpoints, median). Runs that fail are tabulated at the fine step
+# throughout (trails.profile_tables, which also decides which runs get a table). On the Pettit scenario's limb
+# windows 0.7 σ was the fastest coarse step (at σ more runs fail: ~35 % of the wide component's).
+PROFILE_TABLE_FINE_STEP = 0.25
+PROFILE_TABLE_COARSE_STEP = 0.7
+PROFILE_TABLE_TOL = 1e-5
 
 
 @njit(cache=True, inline="always")
@@ -72,13 +79,83 @@ def _table_value(table, a, n, s_lo, inv_step, s):
             + (3.0 * f2 - 2.0 * f3) * table[k + 2] + (f3 - f2) * table[k + 3])
 
 
+@njit(cache=True, inline="always")
+def _segmented_value(table, a, meta, s):
+    """A run's table at arc length s: meta = (s_g, 1 / step_g, n_g) for its segments g = 0, 1, 2 (n_g nodes
+    from s_g, stored one after the other from table[a]; n_0 = n_2 = 0 where a segment is absent)."""
+    n0 = int(meta[2])
+    n1 = int(meta[5])
+    n2 = int(meta[8])
+    if n0 > 0 and s < meta[3]:
+        return _table_value(table, a, n0, meta[0], meta[1], s)
+    if n2 > 0 and s >= meta[6]:
+        return _table_value(table, a + 2 * (n0 + n1), n2, meta[6], meta[7], s)
+    return _table_value(table, a + 2 * n0, n1, meta[3], meta[4], s)
+
+
 @njit(cache=True)
-def _fill_profile_table(first, last, cuts, vs, vlam0, vlam1, vsig, extent, s_lo, step, out):
+def _table_layout(first, last, cuts, vs, vsig, extent, coarse, meta):
+    """meta (9) of run first..last's table (see _segmented_value); returns its node count. Fine segments
+    (PROFILE_TABLE_FINE_STEP × its narrowest sigma) cover [-reach, reach] around a tapered start and end, a
+    segment at ``coarse`` × that sigma the rest; the table spans [-reach, length + reach] and a node beyond
+    either way."""
+    sig_min = math.inf
+    sig_max = 0.0
+    for k in range(first, last):
+        sig_min = min(sig_min, vsig[k])
+        sig_max = max(sig_max, vsig[k])
+    h_f = PROFILE_TABLE_FINE_STEP * sig_min
+    h_c = max(coarse, PROFILE_TABLE_FINE_STEP) * sig_min
+    reach = extent * sig_max
+    length = vs[last] - vs[first]
+    taper_start = not (cuts[0] != 0.0 or cuts[1] != 0.0)
+    taper_end = not (cuts[2] != 0.0 or cuts[3] != 0.0)
+    lo = -reach - (h_f if taper_start else h_c)
+    hi = length + reach + (h_f if taper_end else h_c)
+    # the coarse segment from the start zone's end (or lo) to the end zone's start (or hi)
+    c_lo = lo + math.ceil((2.0 * reach + 2.0 * h_f) / h_f) * h_f if taper_start else lo
+    c_hi = length - reach - h_f if taper_end else hi
+    if h_c < 1.5 * h_f or c_hi - c_lo < 4.0 * h_c:
+        # one segment: fine where the run tapers, else coarse
+        h = h_f if (taper_start or taper_end) else h_c
+        n = int(math.ceil((hi - lo) / h)) + 2
+        meta[0], meta[1], meta[2] = lo, 1.0 / h, 0.0
+        meta[3], meta[4], meta[5] = lo, 1.0 / h, float(n)
+        meta[6], meta[7], meta[8] = hi, 1.0 / h, 0.0
+        return n
+    n0 = int(round((c_lo - lo) / h_f)) + 1 if taper_start else 0
+    n1 = int(math.ceil((c_hi - c_lo) / h_c)) + 1
+    s2 = c_lo + (n1 - 1) * h_c
+    n2 = int(math.ceil((hi - s2) / h_f)) + 2 if taper_end else 0
+    if not taper_end:
+        n1 += 1  # a node beyond
+    meta[0], meta[1], meta[2] = lo, 1.0 / h_f, float(n0)
+    meta[3], meta[4], meta[5] = c_lo, 1.0 / h_c, float(n1)
+    meta[6], meta[7], meta[8] = s2, 1.0 / h_f, float(n2)
+    return n0 + n1 + n2
+
+
+@njit(parallel=True, cache=True)
+def table_layouts(run_first, run_last, run_cuts, use, vs, vsig, extent, coarse):
+    """_table_layout of the runs where ``use`` (meta [R, 9], node counts [R]; 0 nodes for the others)."""
+    meta = np.zeros((run_first.shape[0], 9))
+    nodes = np.zeros(run_first.shape[0], dtype=np.int64)
+    for r in prange(run_first.shape[0]):
+        if use[r] and run_last[r] > run_first[r]:
+            nodes[r] = _table_layout(run_first[r], run_last[r], run_cuts[r], vs, vsig, extent, coarse, meta[r])
+    return meta, nodes
+
+
+@njit(cache=True)
+def _fill_profile_table(first, last, cuts, vs, vlam0, vlam1, vsig, extent, meta, out, check):
     """out[2i], out[2i + 1] = the line density of the run (vertices first..last) blurred along the track, and
-    its slope × step, at arc length s_lo + i step (from the run's start), with the sigma of the chord there:
-    _profile's sum written from the run's start (each change of the density adds J Φ(z) + Δm σ ψ(z),
-    z = (s − s_k) / σ, and to the slope J φ(z) / σ + Δm Φ(z)), the changes farther than ``extent`` sigma behind
-    folded into a straight line (Φ = 1, ψ = z), those as far ahead left out (as _profile leaves them)."""
+    its slope × the segment's step, at the nodes of meta's segments (_segmented_value; arc length from the
+    run's start), with the sigma of the chord there: _profile's sum written from the run's start (each change
+    of the density adds J Φ(z) + Δm σ ψ(z), z = (s − s_k) / σ, and to the slope J φ(z) / σ + Δm Φ(z)), the
+    changes farther than ``extent`` sigma behind folded into a straight line (Φ = 1, ψ = z), those as far
+    ahead left out (as _profile leaves them). With ``check``, returns the largest difference between the
+    interpolation and that sum at the midpoints of segment 1's intervals, over the run's largest density
+    (else 0)."""
     s0 = vs[first]
     n_vert = last - first + 1
     ev_s = np.empty(n_vert)
@@ -111,41 +188,64 @@ def _fill_profile_table(first, last, cuts, vs, vlam0, vlam1, vsig, extent, s_lo,
     lo = 0  # changes before lo are settled (in the base line)
     hi = 0  # changes from hi on are beyond reach ahead
     c = first  # the chord at the node
-    for i in range(out.shape[0] // 2):
-        s = s_lo + i * step
-        while c < last - 1 and vs[c + 1] - s0 <= s:
-            c += 1
-        sigma = vsig[c]
-        reach = extent * sigma
-        inv_sigma = 1.0 / sigma
-        while lo < n_ev and ev_s[lo] <= s - reach:
-            base_a += ev_j[lo] - ev_dm[lo] * ev_s[lo]
-            base_b += ev_dm[lo]
-            lo += 1
-        if hi < lo:
-            hi = lo
-        while hi < n_ev and ev_s[hi] < s + reach:
-            hi += 1
-        dens = base_a + base_b * s
-        slope = base_b
-        for e in range(lo, hi):
-            z = (s - ev_s[e]) * inv_sigma
-            cdf, pdf = _normal_cdf_pdf(z)
-            dens += ev_j[e] * cdf + ev_dm[e] * sigma * (z * cdf + pdf)
-            slope += ev_j[e] * pdf * inv_sigma + ev_dm[e] * cdf
-        out[2 * i] = dens
-        out[2 * i + 1] = slope * step
+    i = 0  # the node (in order of arc length over the segments)
+    err = 0.0
+    v1 = d1 = v2 = d2 = 0.0  # the last two nodes' values and slopes × step
+    for g in range(3):
+        step = 1.0 / meta[3 * g + 1]
+        n_g = int(meta[3 * g + 2])
+        for m in range(n_g):
+            s = meta[3 * g] + m * step
+            while c < last - 1 and vs[c + 1] - s0 <= s:
+                c += 1
+            sigma = vsig[c]
+            reach = extent * sigma
+            inv_sigma = 1.0 / sigma
+            while lo < n_ev and ev_s[lo] <= s - reach:
+                base_a += ev_j[lo] - ev_dm[lo] * ev_s[lo]
+                base_b += ev_dm[lo]
+                lo += 1
+            if hi < lo:
+                hi = lo
+            while hi < n_ev and ev_s[hi] < s + reach:
+                hi += 1
+            dens = base_a + base_b * s
+            slope = base_b
+            for e in range(lo, hi):
+                z = (s - ev_s[e]) * inv_sigma
+                cdf, pdf = _normal_cdf_pdf(z)
+                dens += ev_j[e] * cdf + ev_dm[e] * sigma * (z * cdf + pdf)
+                slope += ev_j[e] * pdf * inv_sigma + ev_dm[e] * cdf
+            d = slope * step
+            out[2 * i] = dens
+            out[2 * i + 1] = d
+            if check and g == 1 and m >= 2:
+                # the table at twice the step, mid-way between nodes m - 2 and m (its slopes × 2 step: 2 d), off
+                # node m - 1 by 16 times this step's error there (h^4): the check's estimate of it
+                err = max(err, abs(0.5 * (v2 + dens) + 0.25 * (d2 - d) - v1) / 16.0)
+            v2, d2, v1, d1 = v1, d1, dens, d
+            i += 1
+    if err > 0.0:
+        peak = 0.0
+        for k in range(first, last):
+            peak = max(peak, abs(vlam0[k]), abs(vlam1[k]))
+        err = err / peak if peak > 0.0 else math.inf
+    return err
 
 
 @njit(parallel=True, cache=True)
-def fill_profile_tables(run_first, run_last, run_cuts, tab_ptr, tab_s_lo, tab_step, vs, vlam0, vlam1, vsig, extent,
-                        table):
-    """Fill table[tab_ptr[r]:tab_ptr[r + 1]] for every run r that has one (_fill_profile_table)."""
+def fill_profile_tables(run_first, run_last, run_cuts, tab_start, tab_meta, vs, vlam0, vlam1, vsig, extent, table,
+                        check):
+    """Fill each run's table (from table[tab_start[r]], its nodes as tab_meta[r] lays them out; none: no table)
+    by _fill_profile_table; returns each run's check (0 without ``check``, or for runs without a table)."""
+    err = np.zeros(run_first.shape[0])
     for r in prange(run_first.shape[0]):
-        a, b = tab_ptr[r], tab_ptr[r + 1]
-        if b > a:
-            _fill_profile_table(run_first[r], run_last[r], run_cuts[r], vs, vlam0, vlam1, vsig, extent, tab_s_lo[r],
-                                tab_step[r], table[a:b])
+        n = int(tab_meta[r, 2] + tab_meta[r, 5] + tab_meta[r, 8])
+        if n > 0:
+            a = tab_start[r]
+            err[r] = _fill_profile_table(run_first[r], run_last[r], run_cuts[r], vs, vlam0, vlam1, vsig, extent,
+                                         tab_meta[r], table[a:a + 2 * n], check)
+    return err
 
 
 @njit(cache=True, inline="always")
@@ -222,11 +322,11 @@ def _profile(s, chord, s_c, s_c1, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_d
 
 @njit(cache=True, error_model="numpy")
 def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, cuts, weights, vx, vy, vs, vlam0,
-                 vlam1, vkappa, vsig, extent, table, tab_a, tab_n, tab_s_lo, tab_inv_step):
+                 vlam1, vkappa, vsig, extent, table, tab_a, tab_meta):
     """Add chords chord_lo..chord_hi-1 of the run with vertices first..last to rows [row_lo, row_hi).
 
-    table[tab_a : tab_a + 2 tab_n]: the run's blurred line density and its slope at tab_n nodes at arc lengths
-    tab_s_lo + i / tab_inv_step (fill_profile_tables), read where a pixel needs it; tab_n = 0: summed per pixel
+    table from tab_a: the run's blurred line density and its slope at the nodes of tab_meta's segments
+    (fill_profile_tables, _segmented_value), read where a pixel needs it; no nodes: summed per pixel
     (_profile).
 
     image is [H, W, C]; ``weights`` [C] splits the run's electrons among the channels (electrons and
@@ -268,6 +368,7 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
     step = 1 if U[last] >= U[first] else -1
     cut_start = cuts[0] != 0.0 or cuts[1] != 0.0
     cut_end = cuts[2] != 0.0 or cuts[3] != 0.0
+    tabulated = tab_meta[2] + tab_meta[5] + tab_meta[8] > 0.0
     # the band's limits along the stepping axis (axis 1 steps rows) and across it (axis 0)
     if axis == 0:
         u_band_lo, u_band_hi = 0, u_size - 1
@@ -512,8 +613,8 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                         if curved:
                             s = s_line + along + a_m * (1.0 / max(1.0 - kappa * c_n, 0.25) - 1.0)
                         if -reach <= s <= run_length + reach:
-                            if tab_n > 0:
-                                dens = _table_value(table, tab_a, tab_n, tab_s_lo, tab_inv_step, s)
+                            if tabulated:
+                                dens = _segmented_value(table, tab_a, tab_meta, s)
                             else:
                                 dens = _profile(s, chord, s_c, s_c1, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms,
                                                 sigma, inv_sigma, reach)
@@ -662,8 +763,8 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 # over; the column's total would count the track beyond the cut as the last chord's line)
                 # or on a sharp bend: the blurred line density at the pixel's arc length
                 if shaped:
-                    if tab_n > 0:
-                        pix = pix_norm * _table_value(table, tab_a, tab_n, tab_s_lo, tab_inv_step, s)
+                    if tabulated:
+                        pix = pix_norm * _segmented_value(table, tab_a, tab_meta, s)
                     else:
                         pix = pix_norm * _profile(s, chord, s_c, s_c1, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms,
                                                   sigma, inv_sigma, reach)
@@ -944,7 +1045,7 @@ def _deposit_run_legacy(image, row_lo, row_hi, first, last, chord_lo, chord_hi, 
 @njit(parallel=True, cache=True)
 def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run, piece_lo, piece_hi,
                 run_first, run_last, run_axis, run_cuts, run_weights, run_exact, vx, vy, vs, vlam0, vlam1, vkappa, vsig,
-                extent, entry_electrons, tab_ptr, tab_s_lo, tab_step, table):
+                extent, entry_electrons, tab_start, tab_meta, table):
     """Deposit all runs into ``image`` (float64 [H, W], electrons), band by band in parallel.
 
     band_edges [B+1]: row boundaries of the bands. band_ptr [B+1] / band_pieces [E]: CSR list of the
@@ -961,8 +1062,8 @@ def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run,
     (band, piece) entry deposited. Returns the number of pixel updates.
     band_order: a permutation of the bands that interleaves them across threads (prange hands out
     contiguous chunks, and trails crowd into part of the frame); it does not change the result.
-    tab_ptr [R+1], tab_s_lo, tab_step [R], table: the exact runs' blurred line densities (fill_profile_tables;
-    an empty range: none).
+    tab_start [R], tab_meta [R, 9], table: the exact runs' blurred line densities (fill_profile_tables; no
+    nodes in tab_meta: none).
     """
     n_bands = band_edges.shape[0] - 1
     counts = np.zeros(n_bands, dtype=np.int64)
@@ -977,8 +1078,7 @@ def render_runs(image, band_edges, band_ptr, band_pieces, band_order, piece_run,
             if run_exact[r]:
                 total, updates = _deposit_run(image, row_lo, row_hi, run_first[r], run_last[r], piece_lo[p],
                                               piece_hi[p], run_axis[r], run_cuts[r], run_weights[r], vx, vy, vs,
-                                              vlam0, vlam1, vkappa, vsig, extent, table, tab_ptr[r],
-                                              (tab_ptr[r + 1] - tab_ptr[r]) // 2, tab_s_lo[r], 1.0 / tab_step[r])
+                                              vlam0, vlam1, vkappa, vsig, extent, table, tab_start[r], tab_meta[r])
             else:
                 total, updates = _deposit_run_legacy(image, row_lo, row_hi, run_first[r], run_last[r], piece_lo[p],
                                                      piece_hi[p], run_axis[r], run_cuts[r], run_weights[r], vx, vy,

@@ -7,7 +7,8 @@ import numba
 import numpy as np
 
 from .runs import build_runs, chord_curvatures
-from .trail_kernel import PROFILE_TABLE_MIN_SIGMA, PROFILE_TABLE_STEP, fill_profile_tables, render_runs
+from .trail_kernel import (PROFILE_TABLE_COARSE_STEP, PROFILE_TABLE_FINE_STEP, PROFILE_TABLE_TOL,
+                           fill_profile_tables, render_runs, table_layouts)
 
 PIXEL_BOX_VARIANCE = 1.0 / 12.0  # variance of a unit-width pixel box (px^2), added to the optical PSF
 # rows per band of the parallel kernel: a shaped column (near a change of the line density) is computed in
@@ -96,29 +97,44 @@ def exact_runs(vlam0, vlam1, run_first):
     return np.maximum.reduceat(change, run_first).astype(np.bool_)
 
 
+# a run gets a table of its blurred line density when it holds at most this many nodes per pixel of track and
+# pixel of reach (the pixels it serves: ~2 reach per pixel of track; a node costs about what a shaped pixel does)
+PROFILE_TABLE_NODES_PER_PX = 1.0
+
+
 def profile_tables(run_first, run_last, run_cuts, exact, vs, vlam0, vlam1, vsig, extent):
-    """The blurred line density of each exact run whose narrowest sigma is at least PROFILE_TABLE_MIN_SIGMA,
-    tabulated with its slope along its track (trail_kernel.fill_profile_tables) over [-reach, length + reach]
-    and a node beyond: (tab_ptr [R+1], tab_s_lo [R], tab_step [R], table)."""
+    """The blurred line density of exact runs, tabulated with its slope along the track over
+    [-reach, length + reach] and a node beyond (trail_kernel.fill_profile_tables): fine within reach of tapered
+    ends, coarse between where its check passes (PROFILE_TABLE_TOL), else fine throughout; for the runs whose
+    table holds at most PROFILE_TABLE_NODES_PER_PX nodes per pixel of track and pixel of reach.
+    Returns (tab_start [R], tab_meta [R, 9], table) as trail_kernel.render_runs takes them."""
     n_runs = run_first.size
     if n_runs == 0:
-        return np.zeros(1, np.int64), np.zeros(0), np.ones(0), np.zeros(0)
-    chord_sig = vsig.copy()
+        return np.zeros(0, np.int64), np.zeros((0, 9)), np.zeros(0)
     has_chord = run_last > run_first
+    chord_sig = vsig.copy()
     chord_sig[run_last[has_chord]] = vsig[run_last[has_chord] - 1]  # (no chord starts at a run's last vertex)
-    sig_min = np.minimum.reduceat(chord_sig, run_first)
-    sig_max = np.maximum.reduceat(chord_sig, run_first)
-    use = exact & has_chord & (sig_min >= PROFILE_TABLE_MIN_SIGMA)
-    step = PROFILE_TABLE_STEP * sig_min
-    reach = extent * sig_max
-    length = vs[run_last] - vs[run_first]
-    n = np.where(use, np.ceil((length + 2.0 * reach) / np.where(use, step, 1.0)).astype(np.int64) + 3, 0)
-    tab_ptr = np.concatenate([[0], np.cumsum(2 * n)]).astype(np.int64)  # (value, slope) per node
-    tab_s_lo = -reach - step
-    table = np.empty(tab_ptr[-1])
-    fill_profile_tables(run_first, run_last, run_cuts, tab_ptr, tab_s_lo, step, vs, vlam0, vlam1, vsig, float(extent),
-                        table)
-    return tab_ptr, tab_s_lo, step, table
+    reach = extent * np.maximum.reduceat(chord_sig, run_first)
+    span = vs[run_last] - vs[run_first] + 2.0 * reach
+    extent = float(extent)
+    meta, nodes = table_layouts(run_first, run_last, run_cuts, exact & has_chord, vs, vsig, extent,
+                                PROFILE_TABLE_COARSE_STEP)
+    use = (nodes > 0) & (nodes <= PROFILE_TABLE_NODES_PER_PX * reach * span)
+    meta[~use] = 0.0
+    nodes = np.where(use, nodes, 0)
+    tab_start = np.concatenate([[0], np.cumsum(2 * nodes)[:-1]]).astype(np.int64)  # (value, slope) per node
+    table = np.empty(2 * int(nodes.sum()))
+    err = fill_profile_tables(run_first, run_last, run_cuts, tab_start, meta, vs, vlam0, vlam1, vsig, extent, table,
+                              True)
+    redo = err > PROFILE_TABLE_TOL
+    if redo.any():  # fine throughout, appended (their coarse tables stay unread)
+        meta_f, nodes_f = table_layouts(run_first, run_last, run_cuts, redo, vs, vsig, extent, PROFILE_TABLE_FINE_STEP)
+        start_f = table.size + np.concatenate([[0], np.cumsum(2 * nodes_f)[:-1]]).astype(np.int64)
+        table = np.concatenate([table, np.empty(2 * int(nodes_f.sum()))])
+        meta[redo], tab_start[redo] = meta_f[redo], start_f[redo]
+        fill_profile_tables(run_first, run_last, run_cuts, np.where(redo, tab_start, 0), np.where(redo[:, None], meta, 0.0),
+                            vs, vlam0, vlam1, vsig, extent, table, False)
+    return tab_start, meta, table
 
 
 def band_order(n_bands: int, n_threads: int | None = None) -> np.ndarray:
