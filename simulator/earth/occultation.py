@@ -133,19 +133,24 @@ def _intervals(t, pos, vel, directions, h_tan, altitude_km):
     return ptr, starts[:m].copy(), stops[:m].copy()
 
 
-def visibility_intervals(t, pos_gcrs_km, vel_gcrs_km_s, directions_gcrs, pole_gcrs, altitude_km):
+def visibility_intervals(t, pos_gcrs_km, vel_gcrs_km_s, directions_gcrs, pole_gcrs, altitude_km, exact_near=None,
+                         margin=EXACT_MARGIN_KM):
     """Un-occulted intervals of each star during the knots' span.
 
     t [K] s; observer GCRS states [K, 3] (km, km/s); geocentric apparent star directions [N, 3] (GCRS);
     pole_gcrs: Earth rotation axis; altitude_km: hiding altitude above WGS84.
-    Returns (iv_ptr [N+1], iv_start, iv_stop) in s, and the tangent altitudes [N, K] in km (exact up to
-    EXACT_MARGIN_KM above ``altitude_km``, approximate above).
+    Returns (iv_ptr [N+1], iv_start, iv_stop) in s, and the tangent altitudes [N, K] in km, exact within
+    ``margin`` km of ``exact_near`` (default: EXACT_MARGIN_KM of ``altitude_km``), approximate farther away
+    (to 21.4 km: the window must hold altitude_km ± 21.4 km for the intervals to be the same).
     """
+    exact_near = float(altitude_km) if exact_near is None else float(exact_near)
+    if abs(altitude_km - exact_near) + (WGS84_A_KM - WGS84_B_KM) > margin:
+        raise ValueError(f"the exact window {exact_near} +- {margin} km must hold {altitude_km} +- 21.4 km")
     rot = pole_frame(np.asarray(pole_gcrs, dtype=np.float64))
     pos = np.ascontiguousarray(pos_gcrs_km @ rot.T)
     vel = np.ascontiguousarray(vel_gcrs_km_s @ rot.T)
     dirs = np.ascontiguousarray(directions_gcrs @ rot.T)
-    h_tan = tangent_altitudes(pos, dirs, float(altitude_km), EXACT_MARGIN_KM)
+    h_tan = tangent_altitudes(pos, dirs, exact_near, float(margin))
     ptr, starts, stops = _intervals(np.ascontiguousarray(t, dtype=np.float64), pos, vel, dirs, h_tan,
                                     float(altitude_km))
     return ptr, starts, stops, h_tan

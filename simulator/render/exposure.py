@@ -28,8 +28,8 @@ from ..sky.catalog import load_catalog
 from ..sky.photometry import channel_rates
 from .airglow_layer import AirglowLayer
 from .intervals import clip_intervals, subset_csr
-from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_VISIBLE_TRANSMISSION, limb_curve, limb_optics, limb_truth,
-                         outside_windows, window_intervals, window_sources)
+from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_OPTICS_BELOW_KM, LIMB_VISIBLE_TRANSMISSION, limb_curve, limb_optics,
+                         limb_truth, outside_windows, window_intervals, window_sources)
 from .observer import Observer, field_radius, interp_error, projection_args
 from .sensor_stage import SensorStage
 from .solar_system_sources import solar_system_sources, solar_system_truth
@@ -167,7 +167,10 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     pole = earth_pole_gcrs(mid_time)
     atmosphere = scenario.earth.limb == "atmosphere"
     hiding_km = LIMB_FLOOR_GEOMETRIC_KM if atmosphere else scenario.earth.occultation_altitude_km
-    iv_ptr, iv_start, iv_stop, _ = visibility_intervals(t, pos, vel, geo_dirs, pole, hiding_km)
+    # (with the atmosphere, the tangent altitudes exact where limb_optics needs them, which holds the hiding
+    # altitude's window: computed once for both)
+    exact = dict(exact_near=LIMB_OPTICS_BELOW_KM / 2.0, margin=LIMB_OPTICS_BELOW_KM) if atmosphere else {}
+    iv_ptr, iv_start, iv_stop, h_tan = visibility_intervals(t, pos, vel, geo_dirs, pole, hiding_km, **exact)
     limb = None
     if atmosphere:  # refraction raises and flattens setting stars; extinction and dilution dim and redden them
         from ..sky.spectra import teff_from_bv
@@ -175,7 +178,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
             max(s for _, s in camera.psf_mixture()) * (1.0 + max(camera.psf_field_growth, 0.0)))
         limb_clock = _time.perf_counter()
         limb = limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff_from_bv(catalog.bv[index]), pole,
-                           camera, x, y, scenario.render.knot_tolerance_px, reach)
+                           camera, x, y, scenario.render.knot_tolerance_px, reach, h_tan)
         timings["limb_optics_s"] = _time.perf_counter() - limb_clock
         # refracted at 550 nm: the truth, and the tracks outside the limb windows (x, y are this function's own)
         x[limb["pair_star"], limb["pair_knot"]] = limb["pair_x"]

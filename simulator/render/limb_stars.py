@@ -285,11 +285,14 @@ def pair_optics_numpy(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natur
     return dict(h_g=h_g, x=x, y=y, eps=eps, T=trans, h_ray=h_ray, distance=dist)
 
 
-def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, camera, x, y, tol_px, reach_px):
+def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, camera, x, y, tol_px, reach_px,
+                h_tan=None):
     """Limb optics of every candidate star: truth at the exposure's knots and each limb star's own knots.
 
     t [K], pos [K, 3], rot [K, 3, 3], beta [K, 3]: the exposure's knots; geo_dirs / directions [N, 3];
-    teff [N] K; x, y [N, K] straight-line pixel tracks. Returns a dict:
+    teff [N] K; x, y [N, K] straight-line pixel tracks. h_tan [N, K]: the straight lines' tangent altitudes
+    (occultation.tangent_altitudes in the pole frame, exact within LIMB_OPTICS_BELOW_KM of its half), if the
+    caller has them (it is overwritten); else computed here. Returns a dict:
 
     * at the exposure's knots, [N, K]: transmission (550 nm grey); at the (star, knot) pairs pair_star,
       pair_knot [P] where the straight line of sight is in the atmosphere (or the knot in a limb window):
@@ -312,8 +315,8 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     n, k_n = x.shape
     exposure_step = float(t[1] - t[0]) if k_n > 1 else 0.0
     geo_p = np.ascontiguousarray(geo_dirs @ rot_p.T)
-    h_g = tangent_altitudes(np.ascontiguousarray(pos @ rot_p.T), geo_p, LIMB_OPTICS_BELOW_KM / 2.0,
-                            LIMB_OPTICS_BELOW_KM)
+    h_g = h_tan if h_tan is not None else tangent_altitudes(np.ascontiguousarray(pos @ rot_p.T), geo_p,
+                                                             LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM)
     band = (h_g < LIMB_OPTICS_BELOW_KM) & (h_g > _HIDDEN_BELOW_KM)
     margin = max(camera.fx, camera.fy) * np.tan(LIMB_MAX_REFRACTION_RAD) + reach_px + 2.0
     with np.errstate(invalid="ignore"):
@@ -636,6 +639,18 @@ def _take_rows(values, rows):
     return out
 
 
+@njit(cache=True)
+def _compact_rows(values, rows):
+    """values[rows] for increasing rows, moved to the front of values (a 2-D array) in place: returns that view.
+    (Sequential: row j is written from row rows[j] >= j, which no earlier step has overwritten.)"""
+    for j in range(rows.size):
+        r = rows[j]
+        if r != j:
+            for c in range(values.shape[1]):
+                values[j, c] = values[r, c]
+    return values[:rows.size]
+
+
 @njit(parallel=True, cache=True)
 def _repeat_channels(values, n_channels):
     """values [N, K] repeated along a new last axis [N, K, C] (filled by all threads: a ~200 MB array's first
@@ -651,7 +666,8 @@ def _repeat_channels(values, n_channels):
 
 def limb_truth(limb, shown):
     """Per output star and knot: transmission and refraction (1 and 0 above the atmosphere); the channel
-    transmissions for spectral cameras; each shown limb star's own knots (CSR over the shown stars)."""
+    transmissions for spectral cameras; each shown limb star's own knots (CSR over the shown stars). Consumes
+    limb: its knot table (kv) is reused for the shown rows' knots."""
     from .intervals import csr_entries
 
     trans = _take_rows(limb["transmission"], np.asarray(shown, dtype=np.int64))
@@ -671,9 +687,11 @@ def limb_truth(limb, shown):
     keep = np.flatnonzero(pos[limb["rows"]] >= 0)
     ptr = limb["ptr"]
     idx = csr_entries(ptr, keep)
-    # (one parallel gather of every knot value, not one per quantity: ~0.13 GB of fresh memory on the Pettit scenario)
+    # (every knot value moved to the front of limb["kv"] in place, not gathered into a new table: ~0.13 GB of
+    # fresh memory on the Pettit scenario, whose shown rows hold 99.8 % of the knots; limb's knot views are
+    # stale afterwards)
     out["knots"] = dict(star=pos[limb["rows"][keep]], ptr=np.concatenate([[0], np.cumsum(np.diff(ptr)[keep])]),
-                        t=limb["kt"][idx], **_knot_columns(_take_rows(limb["kv"], idx), limb["kx"].shape[1]))
+                        t=limb["kt"][idx], **_knot_columns(_compact_rows(limb["kv"], idx), limb["kx"].shape[1]))
     return out
 
 
