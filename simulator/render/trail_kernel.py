@@ -600,18 +600,32 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                 # blurred line density at their arc length (which tapers at the end), then the column is
                 # scaled to its exact total (all its rows, in the band or not)
                 col_sum = 0.0
+                # exp(-c^2 / 2 sigma^2) of the chord line's offset c down the column by the interior's recurrence;
+                # a gently curved track's terms by its Taylor series (the interior's "gently curved" case)
+                gentle = not curved or abs(kappa) < TAYLOR_KAPPA_MAX
+                gauss_w = ratio_w = 0.0
+                if gentle:
+                    c_w = (w_full_lo - w_line) * cn_step
+                    gauss_w = math.exp(-c_w * c_w * inv_two_var)
+                    ratio_w = math.exp(-(2.0 * c_w * cn_step + cn_step * cn_step) * inv_two_var)
                 for w in range(w_full_lo, w_full_hi + 1):
                     delta = w - w_line
                     along = delta * sin_f
                     c_n = delta * cn_step
+                    d_arc = 0.0
                     if curved:
                         a_m = (frac - 0.5) * length + along
-                        c_n -= 0.5 * kappa * (a_m * a_m - 0.25 * length * length)
+                        d_arc = 0.5 * kappa * (a_m * a_m - 0.25 * length * length)
+                        c_n -= d_arc
                     value = 0.0
                     if abs(c_n) <= reach:
                         s = s_line + along
+                        y_k = kappa * c_n
                         if curved:
-                            s = s_line + along + a_m * (1.0 / max(1.0 - kappa * c_n, 0.25) - 1.0)
+                            if gentle:
+                                s += a_m * y_k * (1.0 + y_k * (1.0 + y_k))  # 1 / (1 - y) - 1 to y^3
+                            else:
+                                s += a_m * (1.0 / max(1.0 - y_k, 0.25) - 1.0)
                         if -reach <= s <= run_length + reach:
                             if tabulated:
                                 dens = _segmented_value(table, tab_a, tab_meta, s)
@@ -619,9 +633,18 @@ def _deposit_run(image, row_lo, row_hi, first, last, chord_lo, chord_hi, axis, c
                                 dens = _profile(s, chord, s_c, s_c1, lam0, lam_ds, e_a, e_b, ev_k, ev_s, ev_j, ev_dms,
                                                 sigma, inv_sigma, reach)
                             if dens > 0.0:
-                                value = dens * math.exp(-c_n * c_n * inv_two_var)
-                                if curved:
-                                    value *= _curvature_factor(kappa * c_n)
+                                if not curved:
+                                    value = dens * gauss_w
+                                elif gentle:
+                                    c_l = delta * cn_step
+                                    x_k = (2.0 * c_l * d_arc - d_arc * d_arc) * inv_two_var
+                                    value = dens * gauss_w * (1.0 + x_k * (1.0 + x_k * (0.5 + x_k * (1.0 / 6.0)))) \
+                                        * (1.0 + y_k * (0.5 + y_k * (0.375 + y_k * 0.3125)))
+                                else:
+                                    value = dens * math.exp(-c_n * c_n * inv_two_var) * _curvature_factor(y_k)
+                    if gentle:
+                        gauss_w *= ratio_w
+                        ratio_w *= q
                     buf[w - w_full_lo] = value
                     col_sum += value
                 if not col_sum > 0.0:
