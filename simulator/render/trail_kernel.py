@@ -153,8 +153,8 @@ def _fill_profile_table(first, last, cuts, vs, vlam0, vlam1, vsig, extent, meta,
     run's start), with the sigma of the chord there: _profile's sum written from the run's start (each change
     of the density adds J Φ(z) + Δm σ ψ(z), z = (s − s_k) / σ, and to the slope J φ(z) / σ + Δm Φ(z)), the
     changes farther than ``extent`` sigma behind folded into a straight line (Φ = 1, ψ = z), those as far
-    ahead left out (as _profile leaves them). With ``check``, returns the largest difference between the
-    interpolation and that sum at the midpoints of segment 1's intervals, over the run's largest density
+    ahead left out (as _profile leaves them). With ``check``, returns the largest error of segment 1's
+    interpolation that Richardson's estimate finds (see PROFILE_TABLE_TOL), over the run's largest density
     (else 0)."""
     s0 = vs[first]
     n_vert = last - first + 1
