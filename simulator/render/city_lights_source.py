@@ -125,6 +125,7 @@ class CityLightsSource:
         g = self._geometry(t, lat, lon)
         self.interp_error_px = self.rate_interp_error = 0.0
         self._k0 = electrons_per_joule(camera, self.lamp, 0.0)
+        self._airmass_table = _airmass_table(camera, self.lamp)  # (once: each is a spectral integral per node)
         while lat.size:
             tm = 0.5 * (t[:-1] + t[1:])
             gm = self._geometry(tm, lat, lon)
@@ -162,8 +163,8 @@ class CityLightsSource:
         cos_e = np.clip(g["sin_iss"], 0.0, 1.0)
         elevation = np.degrees(np.arcsin(np.clip(g["sin_iss"], -1.0, 1.0)))
         excess = relative_airmass(elevation) - 1.0
-        k_all = _electrons_per_joule_at(camera, self.lamp, excess)  # [M, K, C]
-        k0 = electrons_per_joule(camera, self.lamp, 0.0)  # [C]
+        k_all = _electrons_per_joule_at(self._airmass_table, excess)  # [M, K, C]
+        k0 = self._k0  # [C]
         transmission = k_all.sum(axis=-1) / k0.sum()
         sigma_cell_px = self._sigma_cell_px(lat, area_m2, g)
         # rate at the reference distance and normal emission, per channel, without the slant extinction
@@ -188,7 +189,7 @@ class CityLightsSource:
         """cos(emission) x (d_ref / d)^2 x slant transmission at each knot (the brightness's time dependence)."""
         cos_e = np.clip(g["sin_iss"], 0.0, 1.0)
         excess = relative_airmass(np.degrees(np.arcsin(np.clip(g["sin_iss"], -1.0, 1.0)))) - 1.0
-        transmission = _electrons_per_joule_at(self.camera, self.lamp, excess).sum(axis=-1) / self._k0.sum()
+        transmission = _electrons_per_joule_at(self._airmass_table, excess).sum(axis=-1) / self._k0.sum()
         return cos_e * (REFERENCE_DISTANCE_KM / g["dist"]) ** 2 * transmission
 
     def _sigma_cell_px(self, lat, area_m2, g):
@@ -345,11 +346,17 @@ def _cell_geometry(m, pos, sun, beta, rot, p_itrs, n_itrs, cam, x, y, dist, sin_
             x[i, k], y[i, k] = project_direction(cx, cy, cz, cam)
 
 
-def _electrons_per_joule_at(camera, lamp, excess_airmass):
-    """electrons_per_joule for an array of excess airmasses, interpolated in a table (smooth in m: 1e-5)."""
-    grid = np.expm1(np.linspace(0.0, np.log1p(40.0), 513))  # excess airmass 0 .. 40 (Kasten-Young max ~38)
+def _airmass_table(camera, lamp):
+    """electrons_per_joule at excess airmasses 0 .. 40 (Kasten-Young's largest is ~38), 513 nodes uniform in
+    ln(1 + m): (the nodes' ln(1 + m), the values' logarithms [G, C])."""
+    grid = np.expm1(np.linspace(0.0, np.log1p(40.0), 513))
     table = electrons_per_joule(camera, lamp, grid)  # [G, C]
+    return np.log1p(grid), np.log(np.maximum(table, 1e-300))
+
+
+def _electrons_per_joule_at(airmass_table, excess_airmass):
+    """electrons_per_joule [..., C] for an array of excess airmasses, interpolated in _airmass_table's table
+    (smooth in m: 1e-5)."""
+    xg, log_table = airmass_table
     x = np.log1p(np.clip(excess_airmass, 0.0, 40.0))
-    xg = np.log1p(grid)
-    log_table = np.log(np.maximum(table, 1e-300))
-    return np.exp(np.stack([np.interp(x, xg, log_table[:, c]) for c in range(table.shape[1])], axis=-1))
+    return np.exp(np.stack([np.interp(x, xg, log_table[:, c]) for c in range(log_table.shape[1])], axis=-1))
