@@ -71,3 +71,13 @@ def test_few_instants_are_evaluated_directly():
     """Fewer than four instants per node: no spline, the function itself."""
     t = START + np.array([0.0, 1.0, 2.0]) * u.s
     assert np.array_equal(splined(t, _c2i), _c2i(t))
+
+
+def test_itrs_to_gcrs_matrices_splined(times):
+    """The Earth-fixed to GCRS rotation splined between nodes 30 s apart (rotation.itrs_to_gcrs_matrices_splined)
+    matches ERFA's c2t06a at every instant to 2e-12 (measured 5.9e-13, 1.2e-7 arcsec: a ground point moves by
+    < 0.01 mm), over 1,000 instants 0.2-6 s apart, as a flash list's are."""
+    from simulator.earth.rotation import itrs_to_gcrs_matrices, itrs_to_gcrs_matrices_splined
+
+    t = START + np.cumsum(np.random.default_rng(5).uniform(0.2, 6.0, 1000)) * u.s  # (> 4 per node: splined)
+    assert np.max(np.abs(itrs_to_gcrs_matrices_splined(t) - itrs_to_gcrs_matrices(t))) < 2e-12

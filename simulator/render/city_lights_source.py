@@ -38,7 +38,7 @@ from numba import njit, prange
 
 from ..earth.city_lights import SUNSET_ELEVATION_DEG, electrons_per_joule, lit_points, relative_airmass
 from ..earth.occultation import _moving_intervals
-from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices
+from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices, itrs_to_gcrs_matrices_splined
 from ..orbit.eclipse import sun_gcrs_km_splined
 from ..sky.apparent import C_KM_S
 from .intervals import clip_intervals, csr_entries, intersect_intervals, subset_csr
@@ -108,7 +108,7 @@ class CityLightsSource:
         """Per cell and knot: pixel track, distance, sines of the ISS's and the Sun's elevations at the cell."""
         pos, vel, rot, _, _ = self.observer.states(t)
         times = self.start + t * u.s
-        m = itrs_to_gcrs_matrices(times)
+        m = itrs_to_gcrs_matrices_splined(times)
         sun = sun_gcrs_km_splined(times)
         out = {key: np.empty((lat.size, t.size)) for key in ("x", "y", "dist", "sin_iss", "sin_sun")}
         c = np.ascontiguousarray

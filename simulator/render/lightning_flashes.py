@@ -46,7 +46,7 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from ..camera.projection import project_camera_points
 from ..earth import lightning
-from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices
+from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices_splined
 from ..earth.city_lights import SUNSET_ELEVATION_DEG
 from ..orbit.eclipse import EARTH_MEAN_RADIUS_KM, sun_gcrs_km_splined
 from ..random_streams import subsystem_seed
@@ -150,7 +150,7 @@ def flash_geometry(camera, start, t, pos, vel, rot, flashes):
         tc = np.clip(tq, t[0], t[-1])
         s_pos, s_vel = _hermite(t, pos, vel, tc)
         r_q = Slerp(t, Rotation.from_matrix(rot))(tc).as_matrix()
-    m = itrs_to_gcrs_matrices(start + tq * u.s)
+    m = itrs_to_gcrs_matrices_splined(start + tq * u.s)
     if m.ndim == 2:
         m = m[None]
     p = np.einsum("nij,nj->ni", m, geodetic_to_itrs_km(flashes["lat_deg"], flashes["lon_deg"], flashes["cloud_top_km"]))
