@@ -529,7 +529,8 @@ def window_sources(limb, b, rate, vignetting=None):
         k = first[rng][:, None] + np.minimum(col, n_knots[rng][:, None] - 1)
         beyond = np.maximum(col - (n_knots[rng][:, None] - 1), 0)
         t = limb["kt"][k] + beyond
-        xs, ys, tr = limb["kx"][k, b], limb["ky"][k, b], limb["kT"][k, b]
+        nb = limb["kx"].shape[1]
+        xs, ys, tr = _gather_knots(limb["kv"], k, np.array([b, nb + b, 2 * nb + b], dtype=np.int64))
         if vignetting is not None:
             tr = tr * np.nan_to_num(vignetting(xs, ys), nan=0.0)
         yield rng, t, xs, ys, rate[limb["range_row"][rng]], tr
@@ -627,6 +628,19 @@ def _zeros(shape):
     out = np.empty(shape)
     for i in prange(shape[0]):
         out[i, :] = 0.0
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _gather_knots(kv, k, columns):
+    """kv[k, columns[i]] for each i: arrays shaped as k (one compiled parallel gather of a few columns of the
+    knot table instead of one fancy-indexing pass over its strided column each)."""
+    out = np.empty((columns.size,) + k.shape)
+    for i in prange(k.shape[0]):
+        for j in range(k.shape[1]):
+            row = k[i, j]
+            for c in range(columns.size):
+                out[c, i, j] = kv[row, columns[c]]
     return out
 
 
