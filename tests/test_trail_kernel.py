@@ -705,8 +705,8 @@ def test_profile_table_is_within_its_tolerance_of_the_blurred_density(jump):
     vsig = np.full(vx.size, sigma)
     start, meta, table = profile_tables(first, last, cuts, np.array([True]), vs, vlam0, vlam1, vsig, 5.0)
     step = 1.0 / meta[0, 4]  # the middle segment's
-    assert step == pytest.approx((trail_kernel.PROFILE_TABLE_FINE_STEP if jump else trail_kernel.PROFILE_TABLE_COARSE_STEP)
-                                 * sigma, rel=1e-12)
+    want = trail_kernel.PROFILE_TABLE_FINE_STEP if jump else trail_kernel.PROFILE_TABLE_COARSE_STEP
+    assert step == pytest.approx(want * sigma, rel=1e-12)
     # the independent reference: the density on a 1e-3 px grid, convolved with the Gaussian by direct sums
     a, b = first[0], last[0]
     s_grid = np.arange(0.0, vs[b] - vs[a], 1e-3) + 5e-4

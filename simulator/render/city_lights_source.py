@@ -38,7 +38,8 @@ from numba import njit, prange
 
 from ..earth.city_lights import SUNSET_ELEVATION_DEG, electrons_per_joule, lit_points, relative_airmass
 from ..earth.occultation import _moving_intervals
-from ..earth.rotation import geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices, itrs_to_gcrs_matrices_splined
+from ..earth.rotation import (geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices,
+                              itrs_to_gcrs_matrices_splined)
 from ..orbit.eclipse import sun_gcrs_km_splined
 from ..sky.apparent import C_KM_S
 from .intervals import clip_intervals, csr_entries, intersect_intervals, subset_csr

@@ -28,8 +28,8 @@ from ..sky.catalog import load_catalog
 from ..sky.photometry import channel_rates
 from .airglow_layer import AirglowLayer
 from .intervals import clip_intervals, subset_csr
-from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_OPTICS_BELOW_KM, LIMB_VISIBLE_TRANSMISSION, limb_curve, limb_optics,
-                         limb_truth, outside_windows, window_intervals, window_sources)
+from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_OPTICS_BELOW_KM, LIMB_VISIBLE_TRANSMISSION, limb_curve,
+                         limb_optics, limb_truth, outside_windows, window_intervals, window_sources)
 from .observer import Observer, field_radius, interp_error, projection_args
 from .sensor_stage import SensorStage
 from .solar_system_sources import solar_system_sources, solar_system_truth

@@ -132,8 +132,8 @@ def profile_tables(run_first, run_last, run_cuts, exact, vs, vlam0, vlam1, vsig,
         start_f = table.size + np.concatenate([[0], np.cumsum(2 * nodes_f)[:-1]]).astype(np.int64)
         table = np.concatenate([table, np.empty(2 * int(nodes_f.sum()))])
         meta[redo], tab_start[redo] = meta_f[redo], start_f[redo]
-        fill_profile_tables(run_first, run_last, run_cuts, np.where(redo, tab_start, 0), np.where(redo[:, None], meta, 0.0),
-                            vs, vlam0, vlam1, vsig, extent, table, False)
+        fill_profile_tables(run_first, run_last, run_cuts, np.where(redo, tab_start, 0),
+                            np.where(redo[:, None], meta, 0.0), vs, vlam0, vlam1, vsig, extent, table, False)
     return tab_start, meta, table
 
 
