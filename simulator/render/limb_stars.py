@@ -514,6 +514,12 @@ def window_sources(limb, b, rate, vignetting=None):
     """The rendered ranges as sources for render_trails, each on its own knots, in batches of similar knot
     count, for wavelength column b.
 
+    A knot whose transmission is 0 (the bent ray meets the ground, or the star is hidden) is drawn at the
+    position of the last lit knot before it (of the first one after it, where none is before): its own x, y
+    are the straight line's, tens of pixels below the refracted track (the bending at the ground, ~70′), and the
+    chord from there to the first lit knot would smear that interval's faint light (transmission within
+    LIMB_TRANSMISSION_TOLERANCE of 0 there) along the jump; it is drawn where the star sets, at the end of
+    its flattened track.
     rate [M] electrons/s of each limb row in this channel. Yields (ranges, t, x, y, rate_r, illumination):
     ranges the indices into range_row, t, x, y, illumination [S, K] the range's knots (times in s, pixels,
     transmission × vignetting(x, y) when given), padded past the last knot (1 s apart, same place: never
@@ -531,6 +537,7 @@ def window_sources(limb, b, rate, vignetting=None):
         t = limb["kt"][k] + beyond
         nb = limb["kx"].shape[1]
         xs, ys, tr = _gather_knots(limb["kv"], k, np.array([b, nb + b, 2 * nb + b], dtype=np.int64))
+        _lit_positions(xs, ys, tr)
         if vignetting is not None:
             tr = tr * np.nan_to_num(vignetting(xs, ys), nan=0.0)
         yield rng, t, xs, ys, rate[limb["range_row"][rng]], tr
@@ -642,6 +649,22 @@ def _gather_knots(kv, k, columns):
             for c in range(columns.size):
                 out[c, i, j] = kv[row, columns[c]]
     return out
+
+
+@njit(parallel=True, cache=True)
+def _lit_positions(x, y, transmission):
+    """In place, per row of x, y, transmission [S, K]: each knot whose transmission is 0 takes the x, y of the
+    last lit knot before it, or, where none is, of the first lit knot after it (rows without a lit knot stay)."""
+    for i in prange(x.shape[0]):
+        last = -1
+        for k in range(x.shape[1]):
+            if transmission[i, k] > 0.0:
+                if last < 0:  # the leading dark knots take the first lit one's place
+                    for j in range(k):
+                        x[i, j], y[i, j] = x[i, k], y[i, k]
+                last = k
+            elif last >= 0:
+                x[i, k], y[i, k] = x[i, last], y[i, last]
 
 
 @njit(parallel=True, cache=True)
