@@ -52,6 +52,12 @@ LIMB_VISIBLE_TRANSMISSION = 0.01  # the truth's "visible" flag needs at least th
 LIMB_WAVELENGTH_M = 550e-9  # the grey transmission, the truth's x, y and a mono camera's optics
 LIMB_TRANSMISSION_TOLERANCE = 1e-3  # midpoint transmission vs the chord's mean (of the unit peak)
 LIMB_MAX_LEVELS = 10  # a knot interval of the exposure is halved at most this often for a limb star
+# from the second halving on, the halves of an interval whose midpoint test failed by at most this factor (its
+# largest deviation over its tolerance) are leaves without their own midpoint test: the deviations scale as the
+# interval's length squared, ~1/4 (measured on the Pettit scenario, halving 0.9-1.8 s intervals: the halves of
+# those that failed by <= 2x deviate by <= 0.66 of the tolerance, by <= 3x: 0.93). The first halving is always
+# tested: across a whole exposure knot interval the optics are not yet that smooth (halves up to 1.5x there)
+LIMB_SURE_HALVES_RATIO = 2.0
 # the rendered ranges are batched by knot count (render_trails pads each batch to its longest)
 WINDOW_BATCH_KNOTS = ((2, 8), (9, 32), (33, 128), (129, 512), (513, 2**62))
 # a knot interval of the exposure whose transmission (every channel, both ends) is at least 1 − this is
@@ -348,7 +354,8 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     # intervals outside the atmosphere at both ends (or hidden at both) need no optics between their ends
     leaf_j = rows[leaf_r]
     trivial = ~(band[leaf_j, leaf_k] | band[leaf_j, leaf_k + 1])
-    final = [(leaf_r[trivial], ta[trivial], tb[trivial], ia[trivial], ib[trivial])]
+    # (each leaf: row, t_a, t_b, pool rows of its ends and of its evaluated midpoint, -1 for none)
+    final = [(leaf_r[trivial], ta[trivial], tb[trivial], ia[trivial], ib[trivial], _no_rows(trivial.sum()))]
     todo = ~trivial
     lr, ta, tb, ia, ib, lk = leaf_r[todo], ta[todo], tb[todo], ia[todo], ib[todo], leaf_k[todo]
     level = capped = 0
@@ -374,7 +381,7 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
         if level == 1:
             settled = _settled_intervals(pool, ia, ib, tb - ta, nb, exposure_step, h_g,
                                          rows[lr], lk, np.ascontiguousarray(pos_u @ rot_p.T), inv, geo_p)
-            final.append((lr[settled], ta[settled], tb[settled], ia[settled], ib[settled]))
+            final.append((lr[settled], ta[settled], tb[settled], ia[settled], ib[settled], _no_rows(settled.sum())))
             keep = ~settled
             lr, ta, tb, ia, ib, tm, inv = lr[keep], ta[keep], tb[keep], ia[keep], ib[keep], tm[keep], inv[keep]
         im = n_pool + np.arange(lr.size)
@@ -385,15 +392,23 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
         pair_optics(camera, spectrum, pos_u, rot_u, beta_u, geo_dirs, directions, teff, rot_p, inv, rows[lr],
                     out=pool[n_pool:n_pool + lr.size])
         n_pool += lr.size
-        fail = _midpoint_fails(pool, ia, ib, im, nb, camera, tol_px)
+        fail, ratio = _midpoint_fails(pool, ia, ib, im, nb, camera, tol_px)
         if level >= LIMB_MAX_LEVELS:
             capped += int(fail.sum())
-            final.append((lr, ta, tm, ia, im))
-            final.append((lr, tm, tb, im, ib))
+            final.append((lr, ta, tm, ia, im, _no_rows(lr.size)))
+            final.append((lr, tm, tb, im, ib, _no_rows(lr.size)))
             break
         ok = ~fail
-        final.append((lr[ok], ta[ok], tb[ok], ia[ok], ib[ok]))
+        final.append((lr[ok], ta[ok], tb[ok], ia[ok], ib[ok], im[ok]))
         lr, ta, tb, ia, ib, im, tm = lr[fail], ta[fail], tb[fail], ia[fail], ib[fail], im[fail], tm[fail]
+        if level >= 2:
+            # halves of an interval that failed by at most LIMB_SURE_HALVES_RATIO are leaves unevaluated: their
+            # deviations are ~1/4 of it (smooth optics, h^2) and pass with a margin of 2
+            sure = ratio[fail] <= LIMB_SURE_HALVES_RATIO
+            final.append((lr[sure], ta[sure], tm[sure], ia[sure], im[sure], _no_rows(sure.sum())))
+            final.append((lr[sure], tm[sure], tb[sure], im[sure], ib[sure], _no_rows(sure.sum())))
+            keep = ~sure
+            lr, ta, tb, ia, ib, im, tm = lr[keep], ta[keep], tb[keep], ia[keep], ib[keep], im[keep], tm[keep]
         lr, ta, tb = np.concatenate([lr, lr]), np.concatenate([ta, tm]), np.concatenate([tm, tb])
         ia, ib = np.concatenate([ia, im]), np.concatenate([im, ib])
     # the grey transmission at the exposure's knots, written over h_g (no longer needed; 0.1 GB of fresh memory
@@ -401,7 +416,7 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     trans = _above(h_g, _HIDDEN_BELOW_KM, h_g)
     trans[jj, kn] = opt["T"][:, 0]
     out["transmission"] = trans
-    out.update(_knots_and_ranges(final, pool, rows.size, nb, exposure_step), levels=level,
+    out.update(_knots_and_ranges(final, pool, rows.size, nb, exposure_step, camera, tol_px), levels=level,
                capped=capped)
     return out
 
@@ -428,9 +443,18 @@ def _settled_intervals(pool, ia, ib, duration, nb, exposure_step, h_g, star, kno
 def _midpoint_fails(pool, ia, ib, im, nb, camera, tol_px):
     """Intervals whose midpoint values (pool rows im) are off the chord between their ends' (rows ia, ib):
     transmission (any channel) by more than LIMB_TRANSMISSION_TOLERANCE, or a visible in-frame track (any
-    channel) by more than tol_px."""
+    channel) by more than tol_px. Returns (fails [P] bool, ratio [P]: the largest of those deviations over its
+    tolerance)."""
     return _midpoint_fails_kernel(np.ascontiguousarray(pool), ia, ib, im, nb, float(camera.width), float(camera.height),
                                   float(tol_px), LIMB_TRANSMISSION_TOLERANCE, LIMB_VISIBLE_TRANSMISSION)
+
+
+@njit(cache=True, inline="always")
+def _worse(worst, ratio):
+    """The larger of two deviation ratios, NaN counting as infinite (an undetermined deviation is never small)."""
+    if ratio != ratio:
+        return np.inf
+    return max(worst, ratio)
 
 
 @njit(parallel=True, cache=True)
@@ -438,14 +462,17 @@ def _midpoint_fails_kernel(pool, ia, ib, im, nb, width, height, tol_px, tol_t, v
     """_midpoint_fails per interval: rows of pool are x, y, T, h_ray [B] each, then the distance."""
     n = ia.shape[0]
     fails = np.zeros(n, dtype=np.bool_)
+    ratio = np.zeros(n)
     for p in prange(n):
         va, vb, vm = pool[ia[p]], pool[ib[p]], pool[im[p]]
         bad = False
+        worst = 0.0
         for b in range(nb):
             ta, tb, tm = va[2 * nb + b], vb[2 * nb + b], vm[2 * nb + b]
-            if abs(tm - 0.5 * (ta + tb)) > tol_t:
+            dev = abs(tm - 0.5 * (ta + tb))
+            if dev > tol_t:
                 bad = True
-                break
+            worst = _worse(worst, dev / tol_t)
             # the track counts where the light is seen (any end or the middle) and the middle is in the frame
             if max(ta, tb, tm) >= visible_t:
                 xm, ym = vm[b], vm[nb + b]
@@ -453,9 +480,10 @@ def _midpoint_fails_kernel(pool, ia, ib, im, nb, width, height, tol_px, tol_t, v
                     err = math.hypot(xm - 0.5 * (va[b] + vb[b]), ym - 0.5 * (va[nb + b] + vb[nb + b]))
                     if err > tol_px:  # (NaN: an end off the projection; not counted, as before)
                         bad = True
-                        break
+                    worst = _worse(worst, err / tol_px)
         fails[p] = bad
-    return fails
+        ratio[p] = worst
+    return fails, ratio
 
 
 def _knot_columns(kv, nb):
@@ -465,15 +493,17 @@ def _knot_columns(kv, nb):
                 tangent_altitude_km=kv[:, 3 * nb:4 * nb], distance_km=kv[:, 4 * nb])
 
 
-def _knots_and_ranges(final, pool, n_rows, nb, exposure_step):
-    """Each row's knots (CSR) from its leaves, its cut and its rendered range.
+def _knots_and_ranges(final, pool, n_rows, nb, exposure_step, camera, tol_px):
+    """Each row's knots (CSR) from its leaves (runs of whole exposure knot intervals merged where the chord
+    holds: _merge_leaves), its cut and its rendered range.
 
     The leaves of a row's window that are *flat* (every channel's transmission ≥ 1 − LIMB_FLAT_TRANSMISSION at
     both ends, one exposure knot interval long) are left to the exposure's knots: the row's cut [cut_start,
     cut_stop] spans its first to last other leaf. Leaves that are *dark* (every channel below
     LIMB_DARK_TRANSMISSION at both ends) are not rendered. The rest, from the first to the last leaf that is
     neither, is rendered from the row's knots (its rendered range, as knot indices)."""
-    lr, ta, tb, ia, ib = _sort_leaves(*(np.concatenate([f[i] for f in final]) for i in range(5)), n_rows)
+    lr, ta, tb, ia, ib, im = _sort_leaves(*(np.concatenate([f[i] for f in final]) for i in range(6)), n_rows)
+    lr, ta, tb, ia, ib = _merge_leaves(lr, ta, tb, ia, ib, im, pool, n_rows, nb, exposure_step, camera, tol_px)
     counts = np.bincount(lr, minlength=n_rows)  # leaves per row; knots = leaves + 1
     last = np.cumsum(counts) - 1  # each row's last leaf
     kt = np.empty(lr.size + n_rows)
@@ -570,10 +600,95 @@ def outside_windows(limb, ptr, start, stop, row_index, n_sources):
                                c_ptr, c_start[keep], c_stop[keep])
 
 
+# at most this many whole exposure knot intervals are merged into one leaf (_merge_leaves)
+LIMB_MAX_MERGE = 16
+
+
+def _no_rows(n):
+    """n pool rows of no evaluated midpoint (-1)."""
+    return np.full(int(n), -1, dtype=np.int64)
+
+
+def _merge_leaves(lr, ta, tb, ia, ib, im, pool, n_rows, nb, exposure_step, camera, tol_px):
+    """Sorted leaves with runs of consecutive *mergeable* leaves merged where one chord holds them.
+
+    A leaf is mergeable when it is one whole exposure knot interval that passed its midpoint test (im >= 0: its
+    midpoint evaluated) and is neither flat nor dark (those are rendered from the exposure's knots, or not at
+    all). From each row's first leaf on, a merged leaf grows by the next mergeable leaf (LIMB_MAX_MERGE at most)
+    while every point evaluated inside it (the knots between its leaves and their midpoints) is within the
+    midpoint test's tolerances of its chord (_midpoint_fails' test at each point: transmission, and the
+    visible in-frame track). The exposure's knots are dense where the straight-line tracks curve most
+    anywhere in the frame; a limb star's own track and transmission are often straight over many of them.
+    Returns (lr, ta, tb, ia, ib) of the merged leaves, in the same order."""
+    if lr.size == 0:
+        return lr, ta, tb, ia, ib
+    flat, dark = _flat_dark_leaves(pool, ia, ib, tb - ta, nb, exposure_step)
+    whole = np.abs((tb - ta) - exposure_step) <= 1e-9 * exposure_step
+    mergeable = (im >= 0) & whole & ~flat & ~dark
+    row_start = np.concatenate([[0], np.cumsum(np.bincount(lr, minlength=n_rows))]).astype(np.int64)
+    head = _merge_heads(row_start, mergeable, ta, tb, ia, ib, im, np.ascontiguousarray(pool), nb,
+                        float(camera.width), float(camera.height), float(tol_px), LIMB_TRANSMISSION_TOLERANCE,
+                        LIMB_VISIBLE_TRANSMISSION, LIMB_MAX_MERGE)
+    first = np.flatnonzero(head)
+    last = np.append(first[1:], lr.size) - 1
+    return lr[first], ta[first], tb[last], ia[first], ib[last]
+
+
+@njit(cache=True, inline="always")
+def _point_off_chord(pool, a, b, p, f, nb, width, height, tol_px, tol_t, visible_t):
+    """Whether the values at pool row p are off the chord from row a to row b at fraction f (of time) by more
+    than the midpoint test allows (_midpoint_fails_kernel's test, at any point of the chord)."""
+    va, vb, vp = pool[a], pool[b], pool[p]
+    for c in range(nb):
+        ta, tb, tp = va[2 * nb + c], vb[2 * nb + c], vp[2 * nb + c]
+        if abs(tp - ((1.0 - f) * ta + f * tb)) > tol_t:
+            return True
+        if max(ta, tb, tp) >= visible_t:
+            xp, yp = vp[c], vp[nb + c]
+            if -0.5 <= xp <= width - 0.5 and -0.5 <= yp <= height - 0.5:
+                err = math.hypot(xp - ((1.0 - f) * va[c] + f * vb[c]), yp - ((1.0 - f) * va[nb + c] + f * vb[nb + c]))
+                if err > tol_px:
+                    return True
+    return False
+
+
 @njit(parallel=True, cache=True)
-def _sort_leaves(lr, ta, tb, ia, ib, n_rows):
-    """The leaves (row lr, times ta..tb, pool rows ia, ib) in order of row, then of ta (a counting sort by row,
-    then each row's few leaves by time: the order of np.lexsort((ta, lr)), the leaves of a row being disjoint)."""
+def _merge_heads(row_start, mergeable, ta, tb, ia, ib, im, pool, nb, width, height, tol_px, tol_t, visible_t,
+                 max_merge):
+    """For _merge_leaves: whether each leaf starts a merged leaf (bool [n]; greedy, row by row)."""
+    n_rows = row_start.size - 1
+    head = np.zeros(ta.size, dtype=np.bool_)
+    for r in prange(n_rows):
+        i, end = row_start[r], row_start[r + 1]
+        while i < end:
+            head[i] = True
+            j = i + 1  # the merged leaf holds leaves i .. j - 1
+            if mergeable[i]:
+                while j < end and j - i < max_merge and mergeable[j]:
+                    # leaves i .. j under one chord: the knots between them and every leaf's midpoint
+                    t0, span = ta[i], tb[j] - ta[i]
+                    bad = False
+                    for m in range(i, j + 1):
+                        if _point_off_chord(pool, ia[i], ib[j], im[m], (0.5 * (ta[m] + tb[m]) - t0) / span, nb, width,
+                                            height, tol_px, tol_t, visible_t):
+                            bad = True
+                            break
+                        if m < j and _point_off_chord(pool, ia[i], ib[j], ib[m], (tb[m] - t0) / span, nb, width, height,
+                                                      tol_px, tol_t, visible_t):
+                            bad = True
+                            break
+                    if bad:
+                        break
+                    j += 1
+            i = j
+    return head
+
+
+@njit(parallel=True, cache=True)
+def _sort_leaves(lr, ta, tb, ia, ib, im, n_rows):
+    """The leaves (row lr, times ta..tb, pool rows ia, ib and im) in order of row, then of ta (a counting sort
+    by row, then each row's few leaves by time: the order of np.lexsort((ta, lr)), the leaves of a row being
+    disjoint)."""
     n = lr.size
     start = np.zeros(n_rows + 1, dtype=np.int64)
     for i in range(n):
@@ -591,11 +706,11 @@ def _sort_leaves(lr, ta, tb, ia, ib, n_rows):
         members = by_row[a:b]
         order[a:b] = members[np.argsort(ta[members], kind="mergesort")]
     out_lr, out_ta, out_tb = np.empty(n, dtype=lr.dtype), np.empty(n), np.empty(n)
-    out_ia, out_ib = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    out_ia, out_ib, out_im = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     for i in prange(n):
         j = order[i]
-        out_lr[i], out_ta[i], out_tb[i], out_ia[i], out_ib[i] = lr[j], ta[j], tb[j], ia[j], ib[j]
-    return out_lr, out_ta, out_tb, out_ia, out_ib
+        out_lr[i], out_ta[i], out_tb[i], out_ia[i], out_ib[i], out_im[i] = lr[j], ta[j], tb[j], ia[j], ib[j], im[j]
+    return out_lr, out_ta, out_tb, out_ia, out_ib, out_im
 
 
 @njit(parallel=True, cache=True)
