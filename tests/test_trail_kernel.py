@@ -719,3 +719,15 @@ def test_profile_table_is_within_its_tolerance_of_the_blurred_density(jump):
         math.sqrt(2.0 * math.pi) * sigma)
     got = np.array([trail_kernel._segmented_value(table, start[0], meta[0], q) for q in s_eval])
     assert np.abs(got - ref).max() <= trail_kernel.PROFILE_TABLE_TOL * peak
+
+
+def test_normal_cdf_and_pdf_match_scipy():
+    """trail_kernel._normal_cdf_pdf (cubic Hermite on a table, h = 1/32) against scipy.special.ndtr and the
+    pdf to 3.2e-9 over [-10, 10] (the Hermite bound h^4 / 384 max |f^(4)|), and 0 / 1 and 0 in the tails."""
+    from simulator.render.trail_kernel import _normal_cdf_pdf
+
+    z = np.concatenate([np.linspace(-10.0, 10.0, 40001), np.random.default_rng(7).uniform(-9.0, 9.0, 20000)])
+    got = np.array([_normal_cdf_pdf(v) for v in z])
+    assert np.abs(got[:, 0] - ndtr(z)).max() <= 3.2e-9
+    assert np.abs(got[:, 1] - np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)).max() <= 3.2e-9
+    assert _normal_cdf_pdf(-40.0) == (0.0, 0.0) and _normal_cdf_pdf(40.0) == (1.0, 0.0)

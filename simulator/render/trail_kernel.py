@@ -275,20 +275,47 @@ def _chord_line(c, U, vlam0, vlam1):
     return a, b, (b - a) / abs(U[c + 1] - U[c])
 
 
-# Abramowitz & Stegun (1964) 7.1.26: erfc(x) = t (a1 + t (a2 + ... a5 t)) exp(-x^2), t = 1 / (1 + p x), x >= 0,
-# absolute error <= 1.5e-7; it shares exp(-x^2) with the normal pdf (one exp per density change instead of
-# an erfc and an exp): the column totals and pixel shapes near density changes move by < 1e-7 of the changes.
-_AS_P = 0.3275911
-_AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+# The standard normal's Φ and φ by cubic Hermite interpolation between nodes NORMAL_TABLE_STEP apart on
+# [-NORMAL_TABLE_Z, NORMAL_TABLE_Z] (values and slopes from scipy.special.ndtr and the pdf; beyond: 0 or 1, and 0;
+# φ(8.5) = 2e-16): within 3.2e-9 of both (the bound h^4 / 384 max |f^(4)|; measured 1.4e-9 and 3.0e-9), a few
+# multiplications where Abramowitz & Stegun 7.1.26 (before; Φ to 7.5e-8) took an exp and a division.
+NORMAL_TABLE_Z = 8.5
+NORMAL_TABLE_STEP = 1.0 / 32.0
+
+
+def _normal_table():
+    """[n, 4] per node z_i: Φ(z_i), h φ(z_i), φ(z_i), h φ'(z_i) (h the step; φ' = -z φ)."""
+    from scipy.special import ndtr
+
+    z = np.linspace(-NORMAL_TABLE_Z, NORMAL_TABLE_Z, int(round(2 * NORMAL_TABLE_Z / NORMAL_TABLE_STEP)) + 1)
+    pdf = _INV_SQRT_2PI * np.exp(-0.5 * z * z)
+    return np.ascontiguousarray(np.stack([ndtr(z), NORMAL_TABLE_STEP * pdf, pdf, NORMAL_TABLE_STEP * (-z * pdf)],
+                                         axis=1))
+
+
+_NORMAL_TABLE = _normal_table()
+_NORMAL_INV_STEP = 1.0 / NORMAL_TABLE_STEP
+_NORMAL_LAST = _NORMAL_TABLE.shape[0] - 1
 
 
 @njit(cache=True, inline="always")
 def _normal_cdf_pdf(z):
-    """(Φ(z), φ(z)) of the standard normal, Φ to 7.5e-8 (A&S 7.1.26)."""
-    g = math.exp(-0.5 * z * z)
-    t = 1.0 / (1.0 + _AS_P * abs(z) * _INV_SQRT2)
-    half_erfc = 0.5 * g * t * (_AS_A[0] + t * (_AS_A[1] + t * (_AS_A[2] + t * (_AS_A[3] + t * _AS_A[4]))))
-    return (1.0 - half_erfc if z >= 0.0 else half_erfc), _INV_SQRT_2PI * g
+    """(Φ(z), φ(z)) of the standard normal, each within 3.2e-9 (cubic Hermite on _NORMAL_TABLE)."""
+    u = (z + NORMAL_TABLE_Z) * _NORMAL_INV_STEP
+    if not u > 0.0:  # (NaN too)
+        return 0.0, 0.0
+    i = int(u)
+    if i >= _NORMAL_LAST:
+        return 1.0, 0.0
+    t = u - i
+    t2 = t * t
+    h01 = t2 * (3.0 - 2.0 * t)
+    h00 = 1.0 - h01
+    h10 = t * (1.0 - t) * (1.0 - t)
+    h11 = t2 * (t - 1.0)
+    a = _NORMAL_TABLE[i]
+    b = _NORMAL_TABLE[i + 1]
+    return (h00 * a[0] + h10 * a[1] + h01 * b[0] + h11 * b[1]), (h00 * a[2] + h10 * a[3] + h01 * b[2] + h11 * b[3])
 
 
 @njit(cache=True, inline="always")
