@@ -59,7 +59,9 @@ def _write_limb_knots(st, limb):
     g.attrs["description"] = (
         "each limb star's own knots (render/limb_stars.py): star j = star[i] has knots ptr[i]:ptr[i+1]; between "
         "them its track and transmission are linear in time, and they are what was rendered inside its limb "
-        "window; column 0 of x, y, transmission, tangent_altitude_km is at 550 nm, columns 1.. at each "
+        "window (but a knot of transmission 0, where the bent ray meets the ground, keeps the straight line's x, y "
+        "and is drawn at the nearest lit knot's place, the last before it or else the first after it); column 0 "
+        "of x, y, transmission, tangent_altitude_km is at 550 nm, columns 1.. at each "
         "channel's effective wavelength (channel_wavelengths_m) for spectral cameras")
     g.attrs["channel_wavelengths_m"] = np.asarray(limb.get("channel_wavelengths_m", []), dtype=np.float64)
     _put(g, "star", kn["star"], "1", "row of /truth/stars")
