@@ -33,22 +33,9 @@ def _cubic(c, x0, dx, n, h):
 
 
 @njit(cache=True, inline="always")
-def _rho(eps, b, d):
-    te = math.tan(eps)
-    return b - (d - b * math.tan(0.5 * eps)) * te
-
-
-@njit(cache=True, inline="always")
-def _drho_db(eps, deps_db, b, d):
-    te, th = math.tan(eps), math.tan(0.5 * eps)
-    sec2, sec2h = 1.0 + te * te, 1.0 + th * th
-    return 1.0 + te * (th + b * sec2h * 0.5 * deps_db) - (d - b * th) * sec2 * deps_db
-
-
-@njit(cache=True, inline="always")
 def _rho_and_slope(eps, deps_db, b, d):
-    """_rho and _drho_db together from one tangent: tan(ε/2) = tan ε / (1 + sec ε) (|ε| < π/2), a square root
-    instead of two more tangents."""
+    """Eq. 2 (atmosphere._rho) and its slope in b (atmosphere._drho_db) from one tangent: tan(ε/2) =
+    tan ε / (1 + sec ε) (|ε| < π/2), a square root instead of two more tangents."""
     te = math.tan(eps)
     sec2 = 1.0 + te * te
     th = te / (1.0 + math.sqrt(sec2))
