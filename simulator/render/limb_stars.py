@@ -464,26 +464,33 @@ def _midpoint_fails_kernel(pool, ia, ib, im, nb, width, height, tol_px, tol_t, v
     fails = np.zeros(n, dtype=np.bool_)
     ratio = np.zeros(n)
     for p in prange(n):
-        va, vb, vm = pool[ia[p]], pool[ib[p]], pool[im[p]]
-        bad = False
-        worst = 0.0
-        for b in range(nb):
-            ta, tb, tm = va[2 * nb + b], vb[2 * nb + b], vm[2 * nb + b]
-            dev = abs(tm - 0.5 * (ta + tb))
-            if dev > tol_t:
-                bad = True
-            worst = _worse(worst, dev / tol_t)
-            # the track counts where the light is seen (any end or the middle) and the middle is in the frame
-            if max(ta, tb, tm) >= visible_t:
-                xm, ym = vm[b], vm[nb + b]
-                if -0.5 <= xm <= width - 0.5 and -0.5 <= ym <= height - 0.5:
-                    err = math.hypot(xm - 0.5 * (va[b] + vb[b]), ym - 0.5 * (va[nb + b] + vb[nb + b]))
-                    if err > tol_px:  # (NaN: an end off the projection; not counted, as before)
-                        bad = True
-                    worst = _worse(worst, err / tol_px)
-        fails[p] = bad
-        ratio[p] = worst
+        fails[p], ratio[p] = _chord_test(pool, ia[p], ib[p], im[p], 0.5, nb, width, height, tol_px, tol_t, visible_t)
     return fails, ratio
+
+
+@njit(cache=True, inline="always")
+def _chord_test(pool, a, b, p, f, nb, width, height, tol_px, tol_t, visible_t):
+    """The values at pool row p against the chord from row a to row b at fraction f (of time): (off, ratio).
+    off: some channel's transmission is off by more than tol_t, or a visible in-frame track (the light seen at
+    an end or at p, p in the frame) by more than tol_px; ratio: the largest of those deviations over its
+    tolerance (NaN: infinite). Rows are x, y, T, h_ray [nb] each, then the distance."""
+    va, vb, vp = pool[a], pool[b], pool[p]
+    off = False
+    worst = 0.0
+    for c in range(nb):
+        ta, tb, tp = va[2 * nb + c], vb[2 * nb + c], vp[2 * nb + c]
+        dev = abs(tp - ((1.0 - f) * ta + f * tb))
+        if dev > tol_t:
+            off = True
+        worst = _worse(worst, dev / tol_t)
+        if max(ta, tb, tp) >= visible_t:
+            xp, yp = vp[c], vp[nb + c]
+            if -0.5 <= xp <= width - 0.5 and -0.5 <= yp <= height - 0.5:
+                err = math.hypot(xp - ((1.0 - f) * va[c] + f * vb[c]), yp - ((1.0 - f) * va[nb + c] + f * vb[nb + c]))
+                if err > tol_px:  # (NaN: an end off the projection; not counted, as before)
+                    off = True
+                worst = _worse(worst, err / tol_px)
+    return off, worst
 
 
 def _knot_columns(kv, nb):
@@ -616,8 +623,8 @@ def _merge_leaves(lr, ta, tb, ia, ib, im, pool, n_rows, nb, exposure_step, camer
     midpoint evaluated) and is neither flat nor dark (those are rendered from the exposure's knots, or not at
     all). From each row's first leaf on, a merged leaf grows by the next mergeable leaf (LIMB_MAX_MERGE at most)
     while every point evaluated inside it (the knots between its leaves and their midpoints) is within the
-    midpoint test's tolerances of its chord (_midpoint_fails' test at each point: transmission, and the
-    visible in-frame track). The exposure's knots are dense where the straight-line tracks curve most
+    midpoint test's tolerances of its chord (_chord_test, the midpoint test's own, at each point:
+    transmission, and the visible in-frame track). The exposure's knots are dense where the straight-line tracks curve most
     anywhere in the frame; a limb star's own track and transmission are often straight over many of them.
     Returns (lr, ta, tb, ia, ib) of the merged leaves, in the same order."""
     if lr.size == 0:
@@ -632,24 +639,6 @@ def _merge_leaves(lr, ta, tb, ia, ib, im, pool, n_rows, nb, exposure_step, camer
     first = np.flatnonzero(head)
     last = np.append(first[1:], lr.size) - 1
     return lr[first], ta[first], tb[last], ia[first], ib[last]
-
-
-@njit(cache=True, inline="always")
-def _point_off_chord(pool, a, b, p, f, nb, width, height, tol_px, tol_t, visible_t):
-    """Whether the values at pool row p are off the chord from row a to row b at fraction f (of time) by more
-    than the midpoint test allows (_midpoint_fails_kernel's test, at any point of the chord)."""
-    va, vb, vp = pool[a], pool[b], pool[p]
-    for c in range(nb):
-        ta, tb, tp = va[2 * nb + c], vb[2 * nb + c], vp[2 * nb + c]
-        if abs(tp - ((1.0 - f) * ta + f * tb)) > tol_t:
-            return True
-        if max(ta, tb, tp) >= visible_t:
-            xp, yp = vp[c], vp[nb + c]
-            if -0.5 <= xp <= width - 0.5 and -0.5 <= yp <= height - 0.5:
-                err = math.hypot(xp - ((1.0 - f) * va[c] + f * vb[c]), yp - ((1.0 - f) * va[nb + c] + f * vb[nb + c]))
-                if err > tol_px:
-                    return True
-    return False
 
 
 @njit(parallel=True, cache=True)
@@ -669,12 +658,12 @@ def _merge_heads(row_start, mergeable, ta, tb, ia, ib, im, pool, nb, width, heig
                     t0, span = ta[i], tb[j] - ta[i]
                     bad = False
                     for m in range(i, j + 1):
-                        if _point_off_chord(pool, ia[i], ib[j], im[m], (0.5 * (ta[m] + tb[m]) - t0) / span, nb, width,
-                                            height, tol_px, tol_t, visible_t):
+                        if _chord_test(pool, ia[i], ib[j], im[m], (0.5 * (ta[m] + tb[m]) - t0) / span, nb, width,
+                                       height, tol_px, tol_t, visible_t)[0]:
                             bad = True
                             break
-                        if m < j and _point_off_chord(pool, ia[i], ib[j], ib[m], (tb[m] - t0) / span, nb, width, height,
-                                                      tol_px, tol_t, visible_t):
+                        if m < j and _chord_test(pool, ia[i], ib[j], ib[m], (tb[m] - t0) / span, nb, width, height,
+                                                 tol_px, tol_t, visible_t)[0]:
                             bad = True
                             break
                     if bad:
