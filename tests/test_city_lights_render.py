@@ -632,18 +632,15 @@ def hps_channel_electrons_per_joule(camera, excess_airmass) -> np.ndarray:
     r = np.stack([np.interp(lam, resp.wavelength_m, rc) for rc in resp.response])  # [C, L]
     tau = sum(vertical_optical_depths(lam).values())
     m1 = np.atleast_1d(np.asarray(excess_airmass, dtype=np.float64))
-    integrand = (p * lam / (H_PLANCK * C_M_S))[None, None, :] * r[None, :, :] * np.exp(-tau[None, :] * m1[:, None])[:, None, :]
+    extinction = np.exp(-tau[None, :] * m1[:, None])  # [M, L]
+    integrand = (p * lam / (H_PLANCK * C_M_S))[None, None, :] * r[None, :, :] * extinction[:, None, :]
     return simpson(integrand, x=lam, axis=-1) / in_band  # [M, C]
 
 
 def _integral_over(t, f, a, b):
-    """The trapezoid integral of samples f [..., T] at times t over [a, b] (the ends interpolated)."""
-    inner = (t > a) & (t < b)
-    ts = np.concatenate([[a], t[inner], [b]])
-    fs = np.concatenate([np.stack([np.interp(a, t, row) for row in f.reshape(-1, t.size)]).reshape(f.shape[:-1] + (1,)),
-                         f[..., inner],
-                         np.stack([np.interp(b, t, row) for row in f.reshape(-1, t.size)]).reshape(f.shape[:-1] + (1,))],
-                        axis=-1)
+    """The trapezoid integral over [a, b] of samples f [..., T] at times t (the ends interpolated)."""
+    ts = np.concatenate([[a], t[(t > a) & (t < b)], [b]])
+    fs = np.stack([np.interp(ts, t, row) for row in f.reshape(-1, t.size)]).reshape(f.shape[:-1] + (ts.size,))
     return np.trapezoid(fs, ts, axis=-1)
 
 

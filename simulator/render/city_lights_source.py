@@ -231,13 +231,14 @@ class CityLightsSource:
         base = max(float(np.nanmin(chord)), 1e-3)
         bins = np.floor(np.log(chord / base) / np.log(SIGMA_BIN_RATIO)).astype(np.int64)
         self.bin_sigma = base * SIGMA_BIN_RATIO ** (np.arange(bins.max() + 1) + 0.5)
-        starts = _piece_starts(bins, np.ascontiguousarray(c["share"]), c["visible"], COLOUR_TOLERANCE)
+        share = np.ascontiguousarray(c["share"])
+        starts = _piece_starts(bins, share, c["visible"], COLOUR_TOLERANCE)
         cell_ids, lo = np.nonzero(starts)  # each piece: its cell and first chord (row-major: in order)
         hi = np.append(lo[1:], 0)
         hi = np.where(np.append(cell_ids[1:] == cell_ids[:-1], False), hi, t.size - 1)  # its last knot
         bin_ids = bins[cell_ids, lo]
         seg_start, seg_stop = t[lo], t[hi]
-        self.piece_split = _piece_splits(cell_ids, lo, hi, t, np.ascontiguousarray(c["share"]),
+        self.piece_split = _piece_splits(cell_ids, lo, hi, t, share,
                                          np.ascontiguousarray(c["illumination"] * c["visible"]))
         cell_ids = cell_ids.astype(np.int64)
         seg_ptr = np.arange(cell_ids.size + 1, dtype=np.int64)

@@ -624,8 +624,9 @@ def _merge_leaves(lr, ta, tb, ia, ib, im, pool, n_rows, nb, exposure_step, camer
     all). From each row's first leaf on, a merged leaf grows by the next mergeable leaf (LIMB_MAX_MERGE at most)
     while every point evaluated inside it (the knots between its leaves and their midpoints) is within the
     midpoint test's tolerances of its chord (_chord_test, the midpoint test's own, at each point:
-    transmission, and the visible in-frame track). The exposure's knots are dense where the straight-line tracks curve most
-    anywhere in the frame; a limb star's own track and transmission are often straight over many of them.
+    transmission, and the visible in-frame track). The exposure's knots are dense where the straight-line
+    tracks curve most anywhere in the frame; a limb star's own track and transmission are often straight over
+    many of them.
     Returns (lr, ta, tb, ia, ib) of the merged leaves, in the same order."""
     if lr.size == 0:
         return lr, ta, tb, ia, ib
