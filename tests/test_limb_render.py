@@ -198,16 +198,14 @@ def test_merged_and_unevaluated_knot_intervals_hold_the_tolerance_at_every_quart
     import dataclasses
     from pathlib import Path
 
+    from simulator.bench import warmup_scenario
     from simulator.config import ExposureSpec, load_scenario
 
-    pettit = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "pettit_2012_cupola.toml")
-    cam = pettit.camera
-    scenario = dataclasses.replace(
-        pettit, camera=dataclasses.replace(cam, width=cam.width // 12, height=cam.height // 12,
-                                           pixel_pitch_m=cam.pixel_pitch_m * 12),
-        duration_s=120.0, exposure=ExposureSpec(mode="single", duration_s=120.0), sensor=None,
-        sky=dataclasses.replace(pettit.sky, mag_limit=6.0),
-        earth=dataclasses.replace(pettit.earth, airglow=False, city_lights=False, lightning=False))
+    pettit = Path(__file__).resolve().parents[1] / "scenarios" / "pettit_2012_cupola.toml"
+    small = warmup_scenario(load_scenario(pettit))  # the bench's warm-up scene: 1/12 of the pixels, 60 s, V <= 6
+    scenario = dataclasses.replace(small, duration_s=120.0, exposure=ExposureSpec(mode="single", duration_s=120.0),
+                                   earth=dataclasses.replace(small.earth, airglow=False, city_lights=False,
+                                                             lightning=False))
     res = render_exposure(scenario)
     kn = res.limb["knots"]
     same_star = np.diff(np.repeat(np.arange(kn["ptr"].size - 1), np.diff(kn["ptr"]))) == 0

@@ -2,27 +2,21 @@
 the parallel kernels split work so that no sum depends on the threads' order."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numba
 import numpy as np
 import pytest
 
-from simulator.config import ExposureSpec, load_scenario
+from simulator.bench import warmup_scenario
+from simulator.config import load_scenario
 from simulator.render.exposure import render_exposure
 
 
 def _small_pettit():
     """The Pettit scenario (limb optics, airglow, city lights, lightning, D3S colour, two-Gaussian PSF) on 1/12
-    of its pixels each way, 60 s, V <= 6."""
-    pettit = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "pettit_2012_cupola.toml")
-    cam = pettit.camera
-    return dataclasses.replace(
-        pettit, camera=dataclasses.replace(cam, width=cam.width // 12, height=cam.height // 12,
-                                           pixel_pitch_m=cam.pixel_pitch_m * 12),
-        duration_s=60.0, exposure=ExposureSpec(mode="single", duration_s=60.0), sensor=None,
-        sky=dataclasses.replace(pettit.sky, mag_limit=6.0))
+    of its pixels each way, 60 s, V <= 6: the bench's warm-up scene."""
+    return warmup_scenario(load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "pettit_2012_cupola.toml"))
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one thread only on this machine")
