@@ -432,8 +432,9 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, h0s, sigs, weights, gl_x, gl_w, brea
 
     Per cell and geometry: mode 0, bilinear interpolation of the columns at the cell corners; mode 1, the
     column table at the pixel's tangent variable times the bilinearly interpolated ratio exact/table of the
-    corners; mode 2, exact evaluation at every pixel. Modes 0 and 1 are used only if they reproduce the exact
-    column at the cell centre to rtol (relative) + atol (R per R of zenith brightness).
+    corners; mode 2, exact evaluation at every pixel; mode 3, nothing (the corners' and the centre's rays all
+    pass above the layer). Modes 0 and 1 are used only if they reproduce the exact column at the cell centre to
+    rtol (relative) + atol (R per R of zenith brightness).
     """
     gy_n, gx_n = ys.shape[0], xs.shape[0]
     n_g = h0s.shape[0]
@@ -472,8 +473,12 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, h0s, sigs, weights, gl_x, gl_w, brea
                 if n_rising == 4 and (cs[0] + cs[1] + cs[2] + cs[3]) == 0.0:
                     mode[g] = 3  # rising rays above every layer: nothing to add
                     continue
-                empty = False
                 cc = _column_unit(o[0], o[1], o[2], cdx, cdy, cdz, h0s[g], sigs[g], gl_x, gl_w, breaks)
+                if cc == 0.0 and (cs[0] + cs[1] + cs[2] + cs[3]) == 0.0:
+                    # the centre's and the corners' rays pass above the layer: so do the pixels' (mode 0 or 1
+                    # would give them 0, or the table's rounding, ~1e-22)
+                    mode[g] = 3
+                    continue
                 if n_rising == 4:
                     pred = 0.25 * (cs[0] + cs[1] + cs[2] + cs[3])
                     mode[g] = 0 if abs(pred - cc) <= rtol * abs(cc) + atol else 2
@@ -491,6 +496,7 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, h0s, sigs, weights, gl_x, gl_w, brea
                         need_v = True
                     else:
                         mode[g] = 2
+                empty = False
                 if mode[g] == 2:
                     cell_mode[iy, ix] += 1
             if empty:
