@@ -15,3 +15,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 from astropy.utils import iers as _iers  # noqa: E402
 
 _iers.conf.auto_download = False
+
+# Numba's cache under a hash of the package's sources, so that no kernel is ever loaded as compiled before a
+# change to a module it calls (simulator/numba_cache.py); before any kernel module is imported
+from . import numba_cache as _numba_cache  # noqa: E402
+
+NUMBA_CACHE_FOLDER = _numba_cache.configure()
