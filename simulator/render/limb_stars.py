@@ -323,19 +323,9 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     geo_p = np.ascontiguousarray(geo_dirs @ rot_p.T)
     h_g = h_tan if h_tan is not None else tangent_altitudes(np.ascontiguousarray(pos @ rot_p.T), geo_p,
                                                              LIMB_OPTICS_BELOW_KM / 2.0, LIMB_OPTICS_BELOW_KM)
-    band = (h_g < LIMB_OPTICS_BELOW_KM) & (h_g > _HIDDEN_BELOW_KM)
     margin = max(camera.fx, camera.fy) * np.tan(LIMB_MAX_REFRACTION_RAD) + reach_px + 2.0
-    with np.errstate(invalid="ignore"):
-        near = (x > -margin) & (x < camera.width - 1 + margin) & (y > -margin) & (y < camera.height - 1 + margin)
-    active = band & near
-    rows = np.flatnonzero(active.any(axis=1))
-    k0 = np.argmax(active[rows], axis=1)
-    k1 = k_n - 1 - np.argmax(active[rows, ::-1], axis=1)
-    ka, kb = np.maximum(k0 - 1, 0), np.minimum(k1 + 1, k_n - 1)
-    kk = np.arange(k_n)
-    need = band & near.any(axis=1)[:, None]  # stars never near the frame are never shown: no truth needed
-    need[rows] |= (kk[None, :] >= ka[:, None]) & (kk[None, :] <= kb[:, None])
-    jj, kn = np.nonzero(need)
+    rows, ka, kb, jj, kn, index = _window_pairs(h_g, x, y, margin, float(camera.width), float(camera.height),
+                                                LIMB_OPTICS_BELOW_KM, _HIDDEN_BELOW_KM)
 
     # bisection of each window interval: leaves (row r, t_a, t_b, and where the values at both ends are in
     # ``pool``, the optics of every pair evaluated: rows of x, y, T, h_ray [B] and distance, the knots' first,
@@ -343,17 +333,13 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     counts = kb - ka
     leaf_r = np.repeat(np.arange(rows.size), counts)
     leaf_k = np.repeat(ka, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    # the pool index of pair (rows[r], k): (jj, kn) are need's nonzeros, row-major
-    index = np.full((rows.size, k_n), -1, dtype=np.int64)
-    at_rows = np.full(n, -1, dtype=np.int64)
-    at_rows[rows] = np.arange(rows.size)
-    sel = at_rows[jj] >= 0
-    index[at_rows[jj[sel]], kn[sel]] = np.flatnonzero(sel)
     ta, tb = t[leaf_k], t[leaf_k + 1]
     ia, ib = index[leaf_r, leaf_k], index[leaf_r, leaf_k + 1]
     # intervals outside the atmosphere at both ends (or hidden at both) need no optics between their ends
     leaf_j = rows[leaf_r]
-    trivial = ~(band[leaf_j, leaf_k] | band[leaf_j, leaf_k + 1])
+    h_a, h_b = h_g[leaf_j, leaf_k], h_g[leaf_j, leaf_k + 1]
+    trivial = ~(((h_a < LIMB_OPTICS_BELOW_KM) & (h_a > _HIDDEN_BELOW_KM))
+                | ((h_b < LIMB_OPTICS_BELOW_KM) & (h_b > _HIDDEN_BELOW_KM)))
     # (each leaf: row, t_a, t_b, pool rows of its ends and of its evaluated midpoint, -1 for none)
     final = [(leaf_r[trivial], ta[trivial], tb[trivial], ia[trivial], ib[trivial], _no_rows(trivial.sum()))]
     todo = ~trivial
@@ -419,6 +405,63 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     out.update(_knots_and_ranges(final, pool, rows.size, nb, exposure_step, camera, tol_px), levels=level,
                capped=capped)
     return out
+
+
+@njit(parallel=True, cache=True)
+def _window_pairs(h_g, x, y, margin, width, height, top, bottom):
+    """The (star, knot) pairs that get limb optics at the exposure's knots, from h_g, x, y [N, K].
+
+    A knot is *in the band* where bottom < h_g < top, and *near* the frame where x, y are within ``margin`` of
+    it (NaN: neither). Rows (stars) with a knot both in the band and near are the limb windows: rows [M], and
+    each one's window from the knot before its first such knot to the one after its last (ka, kb [M]). The
+    pairs (jj, kn), row-major: every knot in the band of a star that is near the frame at some knot (the others
+    are never shown: no truth needed), and every knot of a window. index [M, K]: the pair index of each
+    window row's knots (-1 for none)."""
+    n, k_n = h_g.shape
+    first = np.full(n, -1, dtype=np.int64)
+    last = np.full(n, -1, dtype=np.int64)
+    any_near = np.zeros(n, dtype=np.bool_)
+    counts = np.zeros(n, dtype=np.int64)
+    for i in prange(n):
+        for k in range(k_n):
+            xk, yk = x[i, k], y[i, k]
+            if xk > -margin and xk < width - 1.0 + margin and yk > -margin and yk < height - 1.0 + margin:
+                any_near[i] = True
+                if h_g[i, k] < top and h_g[i, k] > bottom:
+                    if first[i] < 0:
+                        first[i] = k
+                    last[i] = k
+        ka_i = max(first[i] - 1, 0)
+        kb_i = min(last[i] + 1, k_n - 1)
+        c = 0
+        if any_near[i]:
+            for k in range(k_n):
+                if (h_g[i, k] < top and h_g[i, k] > bottom) or (first[i] >= 0 and ka_i <= k <= kb_i):
+                    c += 1
+        counts[i] = c
+    rows = np.flatnonzero(first >= 0)
+    at_row = np.full(n, -1, dtype=np.int64)
+    at_row[rows] = np.arange(rows.size)
+    ka = np.maximum(first[rows] - 1, 0)
+    kb = np.minimum(last[rows] + 1, k_n - 1)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(counts)
+    jj = np.empty(offsets[n], dtype=np.int64)
+    kn = np.empty(offsets[n], dtype=np.int64)
+    index = np.full((rows.size, k_n), -1, dtype=np.int64)
+    for i in prange(n):
+        if counts[i] == 0:
+            continue
+        p = offsets[i]
+        r = at_row[i]
+        for k in range(k_n):
+            in_window = r >= 0 and ka[max(r, 0)] <= k <= kb[max(r, 0)]
+            if (h_g[i, k] < top and h_g[i, k] > bottom) or in_window:
+                jj[p], kn[p] = i, k
+                if r >= 0:
+                    index[r, k] = p
+                p += 1
+    return rows, ka, kb, jj, kn, index
 
 
 def _settled_intervals(pool, ia, ib, duration, nb, exposure_step, h_g, star, knot, pos_mid, mid, geo_p):
