@@ -731,3 +731,43 @@ def test_normal_cdf_and_pdf_match_scipy():
     assert np.abs(got[:, 0] - ndtr(z)).max() <= 3.2e-9
     assert np.abs(got[:, 1] - np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)).max() <= 3.2e-9
     assert _normal_cdf_pdf(-40.0) == (0.0, 0.0) and _normal_cdf_pdf(40.0) == (1.0, 0.0)
+
+
+@pytest.mark.parametrize("own_times", [False, True])
+def test_parallel_run_building_equals_one_pass(own_times):
+    """runs.build_runs emits blocks of stars in parallel and packs them: the same arrays, bit for bit, as one
+    serial pass over every star (runs._emit_block over all of them), for 300 stars (5 blocks) with several
+    visible intervals, NaN gaps, tracks leaving the frame, turns between axes, vignetting and, optionally,
+    each star's own knot times."""
+    from simulator.render import runs
+
+    rng = np.random.default_rng(3)
+    n, k_n = 300, 40
+    base = np.linspace(0.0, 100.0, k_n)
+    times = (base[None, :] + rng.uniform(0.0, 1.0, (n, 1))) if own_times else base[None, :]
+    angle = rng.uniform(0.0, 2.0 * np.pi, n)[:, None] + 0.02 * np.arange(k_n)[None, :]  # curving tracks
+    speed = rng.uniform(0.5, 12.0, n)[:, None]
+    x = rng.uniform(-50.0, 350.0, n)[:, None] + np.cumsum(speed * np.cos(angle), axis=1)
+    y = rng.uniform(-50.0, 250.0, n)[:, None] + np.cumsum(speed * np.sin(angle), axis=1)
+    x[rng.random((n, k_n)) < 0.02] = np.nan
+    rate = rng.uniform(10.0, 1e4, n)
+    counts = rng.integers(0, 4, n)
+    iv_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    t0 = (times[:, 0] if own_times else np.full(n, base[0]))
+    edges = np.sort(rng.uniform(0.0, 100.0, (n, 6)), axis=1) + t0[:, None]
+    iv_start = np.concatenate([edges[j, 0:2 * counts[j]:2] for j in range(n)])
+    iv_stop = np.concatenate([edges[j, 1:2 * counts[j]:2] for j in range(n)])
+    illum = rng.uniform(0.5, 1.0, (n, k_n))
+    args = (np.ascontiguousarray(times), x, y, rate, iv_ptr, iv_start, iv_stop, 320, 214, 6.0)
+    got = runs.build_runs(*args, 0, n, illum)
+    assert np.unique(got[8] // runs.BUILD_BLOCK_STARS).size == 5  # runs from every block
+    # the reference: one serial pass over all stars, with the whole capacity
+    n_points = runs._block_points(args[0], iv_ptr, iv_start, iv_stop, 0, n)
+    cap_v, cap_r = 2 * n_points + 16, n_points + 16
+    vert = [np.empty(cap_v) for _ in range(5)]
+    run_int = [np.empty(cap_r, dtype=np.int64) for _ in range(4)]
+    cuts = np.empty((cap_r, 4))
+    nv, nr = runs._emit_block(*args, 0, n, 0, illum, *vert, *run_int, cuts, 0, 0)
+    want = [a[:nv] for a in vert] + [a[:nr] for a in run_int] + [cuts[:nr]]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

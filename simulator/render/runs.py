@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 # Chords shorter than this (pixels) are merged with the next (numerical safety only: the kernel's chord
 # integral is exact for any length); a whole visible track this short is a static star, given this
@@ -208,53 +208,33 @@ def _emit_polyline(px, py, pt, pe, pf, n, rate, width, height, margin, star,
 
 
 @njit(cache=True)
-def build_runs(times, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, j0, j1, illum):
-    """Build runs for stars j0..j1-1.
-
-    times [T, K] knot times (s): one row shared by every star (T = 1) or each star's own (T = N, increasing in
-    each row); x, y [N, K] pixel positions (NaN where undefined); rate [N] electrons/s;
-    visible time intervals of star j: iv_start/iv_stop[iv_ptr[j]:iv_ptr[j+1]] (s). illum [N, K]: the
-    lens's relative illumination (vignetting) at each knot, or an empty [0, 0] array for none; a chord
-    carries rate x the time integral of the (linearly interpolated) illumination over it (the trapezoid),
-    its line density linear along it between vlam0 (at its start) and vlam1 (at its end).
-    Returns vertex arrays (vx, vy, vs, vlam0, vlam1) and run arrays (run_first, run_last, run_axis, run_star,
-    run_cuts); run_star counts from j0. run_cuts [R, 4]: unit tangent (tx, ty) of the cut at the run's
-    start and at its end where the track continues into a neighbouring run (zeros where the run really
-    starts or ends, which the kernel tapers with the erf of the exact chord integral).
-    """
-    n_knots = x.shape[1]
+def _block_points(times, iv_ptr, iv_start, iv_stop, j0, j1):
+    """Polyline points of stars j0..j1-1 (each interval's inner knots plus its two end points): the block's
+    capacity in build_runs (a point becomes at most two vertices, where one run ends and the next begins)."""
     shared = times.shape[0] == 1
-    # exact capacity: every interval contributes its inner knots plus two end points; a point becomes
-    # at most two vertices (where one run ends and the next begins)
     n_points = 0
-    n_iv = 0
     for j in range(j0, j1):
         t = times[0] if shared else times[j]
         for iv in range(iv_ptr[j], iv_ptr[j + 1]):
             ka = np.searchsorted(t, iv_start[iv], side="right")
             kb = np.searchsorted(t, iv_stop[iv], side="left")
             n_points += max(kb - ka, 0) + 2
-            n_iv += 1
-    cap_v = 2 * n_points + 16
-    cap_r = n_points + 16
-    vx = np.empty(cap_v)
-    vy = np.empty(cap_v)
-    vs = np.empty(cap_v)
-    vlam0 = np.empty(cap_v)
-    vlam1 = np.empty(cap_v)
-    run_first = np.empty(cap_r, dtype=np.int64)
-    run_last = np.empty(cap_r, dtype=np.int64)
-    run_axis = np.empty(cap_r, dtype=np.int64)
-    run_star = np.empty(cap_r, dtype=np.int64)
-    run_cuts = np.empty((cap_r, 4))
+    return n_points
+
+
+@njit(cache=True)
+def _emit_block(times, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, j0, j1, star0, illum,
+                vx, vy, vs, vlam0, vlam1, run_first, run_last, run_axis, run_star, run_cuts, nv, nr):
+    """The runs of stars j0..j1-1, written from vertex index nv and run index nr on (run_star counts from star0);
+    returns the new (nv, nr)."""
+    n_knots = x.shape[1]
+    shared = times.shape[0] == 1
     px = np.empty(n_knots + 2)
     py = np.empty(n_knots + 2)
     pt = np.empty(n_knots + 2)
     pf = np.empty(n_knots + 2)
     pe = np.empty(n_knots + 2)
     vignetted = illum.shape[0] > 0
-    nv = 0
-    nr = 0
     for j in range(j0, j1):
         t = times[0] if shared else times[j]
         for iv in range(iv_ptr[j], iv_ptr[j + 1]):
@@ -306,13 +286,90 @@ def build_runs(times, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, marg
                 if i == n or not (math.isfinite(px[i]) and math.isfinite(py[i])):
                     if i - start >= 1:
                         nv, nr = _emit_polyline(px[start:i], py[start:i], pt[start:i], pe[start:i], pf[start:i],
-                                                i - start, rate[j], width, height, margin, j - j0, vx, vy, vs,
+                                                i - start, rate[j], width, height, margin, j - star0, vx, vy, vs,
                                                 vlam0, vlam1,
                                                 run_first, run_last, run_axis, run_star, run_cuts, nv, nr)
                     start = i + 1
-    return (vx[:nv].copy(), vy[:nv].copy(), vs[:nv].copy(), vlam0[:nv].copy(), vlam1[:nv].copy(),
-            run_first[:nr].copy(), run_last[:nr].copy(), run_axis[:nr].copy(), run_star[:nr].copy(),
-            run_cuts[:nr].copy())
+    return nv, nr
+
+
+# stars per block of build_runs' parallel loop (blocks are emitted independently, then packed in star order)
+BUILD_BLOCK_STARS = 64
+
+
+@njit(parallel=True, cache=True)
+def build_runs(times, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, j0, j1, illum):
+    """Build runs for stars j0..j1-1.
+
+    times [T, K] knot times (s): one row shared by every star (T = 1) or each star's own (T = N, increasing in
+    each row); x, y [N, K] pixel positions (NaN where undefined); rate [N] electrons/s;
+    visible time intervals of star j: iv_start/iv_stop[iv_ptr[j]:iv_ptr[j+1]] (s). illum [N, K]: the
+    lens's relative illumination (vignetting) at each knot, or an empty [0, 0] array for none; a chord
+    carries rate x the time integral of the (linearly interpolated) illumination over it (the trapezoid),
+    its line density linear along it between vlam0 (at its start) and vlam1 (at its end).
+    Returns vertex arrays (vx, vy, vs, vlam0, vlam1) and run arrays (run_first, run_last, run_axis, run_star,
+    run_cuts); run_star counts from j0. run_cuts [R, 4]: unit tangent (tx, ty) of the cut at the run's
+    start and at its end where the track continues into a neighbouring run (zeros where the run really
+    starts or ends, which the kernel tapers with the erf of the exact chord integral).
+    Blocks of BUILD_BLOCK_STARS stars are emitted in parallel, each into its own room (its capacity), and
+    packed in star order: the same arrays as one pass over the stars.
+    """
+    n_blocks = (j1 - j0 + BUILD_BLOCK_STARS - 1) // BUILD_BLOCK_STARS
+    cap_v = np.zeros(n_blocks + 1, dtype=np.int64)  # each block's room, then its offset
+    cap_r = np.zeros(n_blocks + 1, dtype=np.int64)
+    for b in prange(n_blocks):
+        a = j0 + b * BUILD_BLOCK_STARS
+        n_points = _block_points(times, iv_ptr, iv_start, iv_stop, a, min(a + BUILD_BLOCK_STARS, j1))
+        cap_v[b + 1] = 2 * n_points + 16
+        cap_r[b + 1] = n_points + 16
+    for b in range(n_blocks):
+        cap_v[b + 1] += cap_v[b]
+        cap_r[b + 1] += cap_r[b]
+    vx = np.empty(cap_v[n_blocks])
+    vy = np.empty(cap_v[n_blocks])
+    vs = np.empty(cap_v[n_blocks])
+    vlam0 = np.empty(cap_v[n_blocks])
+    vlam1 = np.empty(cap_v[n_blocks])
+    run_first = np.empty(cap_r[n_blocks], dtype=np.int64)
+    run_last = np.empty(cap_r[n_blocks], dtype=np.int64)
+    run_axis = np.empty(cap_r[n_blocks], dtype=np.int64)
+    run_star = np.empty(cap_r[n_blocks], dtype=np.int64)
+    run_cuts = np.empty((cap_r[n_blocks], 4))
+    used_v = np.zeros(n_blocks + 1, dtype=np.int64)  # each block's vertices and runs, then their packed offsets
+    used_r = np.zeros(n_blocks + 1, dtype=np.int64)
+    for b in prange(n_blocks):
+        a = j0 + b * BUILD_BLOCK_STARS
+        nv, nr = _emit_block(times, x, y, rate, iv_ptr, iv_start, iv_stop, width, height, margin, a,
+                             min(a + BUILD_BLOCK_STARS, j1), j0, illum, vx, vy, vs, vlam0, vlam1, run_first,
+                             run_last, run_axis, run_star, run_cuts, cap_v[b], cap_r[b])
+        used_v[b + 1] = nv - cap_v[b]
+        used_r[b + 1] = nr - cap_r[b]
+    for b in range(n_blocks):
+        used_v[b + 1] += used_v[b]
+        used_r[b + 1] += used_r[b]
+    n_v, n_r = used_v[n_blocks], used_r[n_blocks]
+    out_vx, out_vy, out_vs = np.empty(n_v), np.empty(n_v), np.empty(n_v)
+    out_lam0, out_lam1 = np.empty(n_v), np.empty(n_v)
+    out_first, out_last = np.empty(n_r, dtype=np.int64), np.empty(n_r, dtype=np.int64)
+    out_axis, out_star = np.empty(n_r, dtype=np.int64), np.empty(n_r, dtype=np.int64)
+    out_cuts = np.empty((n_r, 4))
+    for b in prange(n_blocks):
+        src, dst, count = cap_v[b], used_v[b], used_v[b + 1] - used_v[b]
+        out_vx[dst:dst + count] = vx[src:src + count]
+        out_vy[dst:dst + count] = vy[src:src + count]
+        out_vs[dst:dst + count] = vs[src:src + count]
+        out_lam0[dst:dst + count] = vlam0[src:src + count]
+        out_lam1[dst:dst + count] = vlam1[src:src + count]
+        shift = dst - src  # the block's vertex indices move with it
+        r_src, r_dst = cap_r[b], used_r[b]
+        for i in range(used_r[b + 1] - used_r[b]):
+            out_first[r_dst + i] = run_first[r_src + i] + shift
+            out_last[r_dst + i] = run_last[r_src + i] + shift
+            out_axis[r_dst + i] = run_axis[r_src + i]
+            out_star[r_dst + i] = run_star[r_src + i]
+            for c in range(4):
+                out_cuts[r_dst + i, c] = run_cuts[r_src + i, c]
+    return out_vx, out_vy, out_vs, out_lam0, out_lam1, out_first, out_last, out_axis, out_star, out_cuts
 
 
 @njit(cache=True)
