@@ -2,8 +2,18 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from ..attitude import InertialAttitude
+
+
+@njit(parallel=True, cache=True)
+def _add_scaled(image, rate, seconds):
+    """image += rate * seconds, in place, for [H, W, C] arrays (rows in parallel; no temporary)."""
+    for i in prange(image.shape[0]):
+        for j in range(image.shape[1]):
+            for c in range(image.shape[2]):
+                image[i, j, c] += rate[i, j, c] * seconds
 
 
 class AirglowLayer:
@@ -20,8 +30,7 @@ class AirglowLayer:
         self.lvlh = not isinstance(scenario.attitude, InertialAttitude)
         self.t, self.pos, self.rot, self.pole = t, pos, rot, pole
         self.n_frames = n_frames
-        self.cached = None  # LVLH with several frames: the rate image, and it times the last frame's duration
-        self.scaled = (None, None)
+        self.cached = None  # LVLH with several frames: the rate image
 
     def _add(self, tq, image, scale):
         """Add scale × the airglow rate image at the knot nearest tq to image [H, W, C] (in place)."""
@@ -42,9 +51,7 @@ class AirglowLayer:
             if self.cached is None:
                 self.cached = np.zeros_like(image)
                 self._add(mid, self.cached, 1.0)
-            if self.scaled[0] != t1 - t0:  # frames of a burst mostly share their duration
-                self.scaled = (t1 - t0, self.cached * (t1 - t0))
-            image += self.scaled[1]
+            _add_scaled(image, self.cached, t1 - t0)
 
     def truth(self):
         from ..earth.airglow import DEFAULT_LAYERS, peak_tangent_altitude_curve
