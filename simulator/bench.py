@@ -125,10 +125,11 @@ def main(argv=None) -> int:
                       black_level_dn=d3s["black_level_dn"], bit_depth=d3s["bit_depth"], prnu=0.005, dsnu_e_s=0.1,
                       dark_reference_temp_c=22.0, bayer=None)
     rngs = default_rngs(1)
-    small = np.full((64, 96), 10.0)  # compile (or load) the sensor's kernels before timing them
+    frame = result.signal if result.signal.ndim == 2 else result.signal.sum(axis=-1)  # one raw mosaic's worth
+    # compile (or load) the sensor's kernels for the frame's dtype (float32) before timing them
+    small = np.full((64, 96), 10.0, dtype=frame.dtype)
     apply_sensor(small, 1.0, spec, default_rngs(0), scenario.camera.pixel_pitch_m,
                  fixed=fixed_pattern(small.shape, spec, default_rngs(0)))
-    frame = result.signal if result.signal.ndim == 2 else result.signal.sum(axis=-1)  # one raw mosaic's worth
     clock = time.perf_counter()
     fixed = fixed_pattern(frame.shape, spec, rngs)
     t_fixed = time.perf_counter() - clock
