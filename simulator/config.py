@@ -33,6 +33,7 @@ from astropy.coordinates import Angle
 from astropy.time import Time
 
 from simulator.camera.projection import Camera
+from simulator.earth.clouds import MIN_SCALE_KM as MIN_CLOUD_SCALE_KM
 from simulator.errors import ScenarioError
 
 __all__ = [
@@ -79,6 +80,9 @@ class EarthSpec:
     city_lights_min_radiance: float = 2.0  # nW cm^-2 sr^-1: dimmer cells of the map are left out
     city_lights_lamp: str = "hps"  # the lamps' spectrum: "hps" (high-pressure sodium) or "led" (white LED)
     lightning: bool = False  # flashes drawn from the climatology of earth/lightning.py
+    cloud_cover: float = 0.0  # cloudy fraction of the globe over the city lights (earth/clouds.py); 0: clear
+    cloud_transmission: float = 0.2  # fraction of a city light's flux that passes a cloud
+    cloud_scale_km: float = 300.0  # correlation length of the cloud field along the ground
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "exposure": ("duration", "mode", "frames", "frame_duration", "gap", "stack", "save_frames", "allow_sunlit"),
     "sky": ("catalog", "mag_limit", "planets", "moon"),
     "earth": ("occultation_altitude", "limb", "airglow", "city_lights", "city_lights_min_radiance", "city_lights_lamp",
-              "lightning"),
+              "lightning", "cloud_cover", "cloud_transmission", "cloud_scale"),
     "render": ("knot_tolerance", "psf_extent"),
     "sensor": ("iso", "temperature", "days_on_orbit", "read_noise", "full_well", "gain", "black_level",
                "bit_depth", "dark_current", "prnu", "dsnu", "cosmic_ray_rate", "saa_factor", "disable"),
@@ -835,8 +839,14 @@ def _parse_earth(sec: dict) -> EarthSpec:
     if lamp not in ("hps", "led"):
         raise ScenarioError("earth.city_lights_lamp", f"{_show(lamp)} is not a lamp spectrum",
                             'use "hps" (high-pressure sodium) or "led" (white LED)')
+    cover = _number(sec.get("cloud_cover", 0.0), "earth.cloud_cover", 0.0, 1.0, "0.67")
+    cloud_t = _number(sec.get("cloud_transmission", 0.2), "earth.cloud_transmission", 0.0, 1.0, "0.2")
+    raw_scale = sec.get("cloud_scale", "300 km")
+    scale = _in_range(_quantity(raw_scale, "earth.cloud_scale", u.m, "a length", '"300 km"'), raw_scale,
+                      "earth.cloud_scale", u.km, MIN_CLOUD_SCALE_KM, 20000.0, '"300 km"')
     return EarthSpec(occultation_altitude_km=_in_range(q, raw, "earth.occultation_altitude", u.km, 0.0, 200.0, example),
-                     limb=limb, city_lights_min_radiance=float(min_radiance), city_lights_lamp=lamp, **flags)
+                     limb=limb, city_lights_min_radiance=float(min_radiance), city_lights_lamp=lamp,
+                     cloud_cover=float(cover), cloud_transmission=float(cloud_t), cloud_scale_km=float(scale), **flags)
 
 
 def _parse_render(sec: dict) -> RenderSpec:

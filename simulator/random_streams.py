@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 # positions are permanent: append new subsystems, never reorder
-SUBSYSTEMS = ("sensor", "lightning", "jitter")
+SUBSYSTEMS = ("sensor", "lightning", "jitter", "clouds")
 
 
 def subsystem_seed(seed: int, name: str) -> np.random.SeedSequence:

@@ -17,13 +17,15 @@ from ..errors import ScenarioError
 from .atomic import atomic_path
 
 FORMAT = "startrail-exposure"
-FORMAT_VERSION = "1.2"
+FORMAT_VERSION = "1.3"
 # 1.1 (backward compatible, only adds): /truth/frames (start, stop), /truth/stars/electrons_per_frame,
 # /image/frames (optional), /image/signal attrs exposure_mode and stack, /truth/sunlit_fraction, in_umbra,
 # /truth/stars/rate_per_channel, electrons_per_channel; /image/signal may be [H, W, C];
 # with [sensor]: /image/raw, raw_frames, rgb, /truth/sensor/*, /sensor attrs; /truth/planets, /truth/moon
 # 1.2 (only adds): /truth/city_lights (lit ground cells: tracks, visibility, electrons) and /truth/lightning
 # (one row per flash) when the scenario's [earth] asks for them
+# 1.3 (only adds): /truth/city_lights/cloud_transmission and the attrs cloud_cover, cloud_transmission,
+# cloud_scale_km ([earth] cloud_cover, earth/clouds.py)
 
 
 def open_product(path, field: str = "PRODUCT") -> h5py.File:

@@ -41,10 +41,12 @@ from astropy import units as u
 from numba import njit, prange
 
 from ..earth.city_lights import SUNSET_ELEVATION_DEG, electrons_per_joule, lit_points, relative_airmass
+from ..earth.clouds import CloudField
 from ..earth.occultation import _moving_intervals
 from ..earth.rotation import (geodetic_normal_itrs, geodetic_to_itrs_km, itrs_to_gcrs_matrices,
                               itrs_to_gcrs_matrices_splined)
 from ..orbit.eclipse import sun_gcrs_km_splined
+from ..random_streams import subsystem_seed
 from ..sky.apparent import C_KM_S
 from .intervals import clip_intervals, csr_entries, intersect_intervals, subset_csr
 from .limb_rays import aberrate_rotate, camera_array, project_direction
@@ -72,6 +74,17 @@ RATE_TOLERANCE = 1e-4
 RATE_CHECK_ELEVATION_DEG = 2.0  # the rate is given at this distance; illumination scales it per knot
 
 
+def cloud_transmission(scenario, lat_deg, lon_deg) -> np.ndarray:
+    """Each cell's cloud transmission (1: clear) for the scenario's [earth] cloud_cover, cloud_transmission and
+    cloud_scale, on its random stream "clouds" (earth/clouds.py); all 1 without clouds."""
+    earth = scenario.earth
+    if earth.cloud_cover == 0.0:
+        return np.ones(np.shape(lat_deg))
+    rng = np.random.default_rng(subsystem_seed(scenario.seed, "clouds"))
+    field = CloudField(earth.cloud_cover, earth.cloud_transmission, earth.cloud_scale_km, rng)
+    return field.transmission_at(lat_deg, lon_deg)
+
+
 class CityLightsSource:
     """Lit ground cells rendered through the trail kernel; see the module docstring.
 
@@ -86,7 +99,10 @@ class CityLightsSource:
         self.min_radiance = scenario.earth.city_lights_min_radiance
         self.lamp = scenario.earth.city_lights_lamp
         lat, lon, radiance, area_m2 = self._candidates(t, pos, rot)
-        self.t, self.cells = self._tracks(np.asarray(t, dtype=np.float64), lat, lon, radiance, area_m2)
+        # clouds ([earth] cloud_cover, earth/clouds.py) dim the cells under them; the truth keeps the map's radiance
+        cloud = cloud_transmission(scenario, lat, lon)
+        self.t, self.cells = self._tracks(np.asarray(t, dtype=np.float64), lat, lon, radiance * cloud, area_m2)
+        self.cells.update(radiance=radiance, cloud_transmission=cloud)
         self._pieces()
         self.electrons = np.zeros((self.cells["lat"].size, len(camera.channels)))
 
@@ -303,11 +319,16 @@ class CityLightsSource:
                           lamp_spectrum=self.lamp, min_radiance_nW_cm2_sr=self.min_radiance,
                           sunset_elevation_deg=SUNSET_ELEVATION_DEG, knot_interp_error_px=self.interp_error_px,
                           rate_interp_error=self.rate_interp_error,
+                          cloud_cover=self.scenario.earth.cloud_cover,
+                          cloud_transmission=self.scenario.earth.cloud_transmission,
+                          cloud_scale_km=self.scenario.earth.cloud_scale_km,
                           channels=channels),
             "t": (self.t, "s", "city-light knot times from exposure start"),
             "lat_deg": (c["lat"][rows], "deg", "WGS84 geodetic latitude of the cell centre (height 0)"),
             "lon_deg": (c["lon"][rows], "deg", "longitude of the cell centre, east positive"),
             "radiance": (c["radiance"][rows], "nW cm-2 sr-1", "in-band (VIIRS DNB) radiance of the cell"),
+            "cloud_transmission": (c["cloud_transmission"][rows], "1",
+                                   "fraction of the cell's light that passes the clouds over it (1: clear)"),
             "cell_area_km2": (c["area_m2"][rows] * 1e-6, "km2", "area of the cell on the mean sphere"),
             "x": (c["x"][rows], "pixel", "apparent column of the cell centre at each knot"),
             "y": (c["y"][rows], "pixel", "apparent row of the cell centre at each knot"),
