@@ -60,22 +60,48 @@ def _hermite(t0, t1, p0, v0, p1, v1, t):
 
 
 @njit(cache=True)
+def _excess_at(t0, t1, pos, vel, k, d, altitude_km, t):
+    """Tangent altitude (km) above altitude_km of direction d seen from the Hermite orbit at time t."""
+    px = _hermite(t0, t1, pos[k, 0], vel[k, 0], pos[k + 1, 0], vel[k + 1, 0], t)
+    py = _hermite(t0, t1, pos[k, 1], vel[k, 1], pos[k + 1, 1], vel[k + 1, 1], t)
+    pz = _hermite(t0, t1, pos[k, 2], vel[k, 2], pos[k + 1, 2], vel[k + 1, 2], t)
+    return tangent_altitude(px, py, pz, d[0], d[1], d[2]) - altitude_km
+
+
+# the crossing is bracketed to this (s) before its middle is returned
+CROSSING_TOLERANCE_S = 1e-9
+
+
+@njit(cache=True)
 def _crossing_time(t0, t1, pos, vel, k, d, altitude_km):
-    """Time in [t0, t1] where the tangent altitude crosses altitude_km (bisection on the Hermite orbit)."""
-    h_lo = tangent_altitude(pos[k, 0], pos[k, 1], pos[k, 2], d[0], d[1], d[2]) - altitude_km
+    """Time in [t0, t1] where the tangent altitude crosses altitude_km on the Hermite orbit: the middle of a
+    bracket narrower than CROSSING_TOLERANCE_S, found by the Illinois variant of regula falsi (the end that
+    stays is given half its weight, so both ends close in: ~10 evaluations instead of bisection's ~31), with a
+    bisection step wherever the secant would leave the bracket."""
+    g_lo = tangent_altitude(pos[k, 0], pos[k, 1], pos[k, 2], d[0], d[1], d[2]) - altitude_km
+    g_hi = tangent_altitude(pos[k + 1, 0], pos[k + 1, 1], pos[k + 1, 2], d[0], d[1], d[2]) - altitude_km
     lo, hi = t0, t1
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        px = _hermite(t0, t1, pos[k, 0], vel[k, 0], pos[k + 1, 0], vel[k + 1, 0], mid)
-        py = _hermite(t0, t1, pos[k, 1], vel[k, 1], pos[k + 1, 1], vel[k + 1, 1], mid)
-        pz = _hermite(t0, t1, pos[k, 2], vel[k, 2], pos[k + 1, 2], vel[k + 1, 2], mid)
-        h_mid = tangent_altitude(px, py, pz, d[0], d[1], d[2]) - altitude_km
-        if (h_mid > 0.0) == (h_lo > 0.0):
-            lo = mid
-            h_lo = h_mid
+    if (g_lo > 0.0) == (g_hi > 0.0):  # (no sign change at the ends: bisection on the sign at t0, as before)
+        g_hi = -g_lo
+    kept = 0  # the end kept by the last step: -1 lo, +1 hi
+    for it in range(200):
+        tm = (lo * g_hi - hi * g_lo) / (g_hi - g_lo)
+        if not (lo < tm < hi) or it >= 60:
+            tm = 0.5 * (lo + hi)
+        gm = _excess_at(t0, t1, pos, vel, k, d, altitude_km, tm)
+        if gm == 0.0:
+            return tm
+        if (gm > 0.0) == (g_lo > 0.0):
+            lo, g_lo = tm, gm
+            if kept == 1:
+                g_hi *= 0.5
+            kept = 1
         else:
-            hi = mid
-        if hi - lo < 1e-9:
+            hi, g_hi = tm, gm
+            if kept == -1:
+                g_lo *= 0.5
+            kept = -1
+        if hi - lo < CROSSING_TOLERANCE_S:
             break
     return 0.5 * (lo + hi)
 
@@ -95,17 +121,28 @@ def tangent_altitudes(pos, directions, exact_near=0.0, margin=1e300):
     return out
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def _intervals(t, pos, vel, directions, h_tan, altitude_km):
-    """Visible (un-occulted) time intervals per star as CSR arrays."""
+    """Visible (un-occulted) time intervals per star as CSR arrays (stars in parallel: each one's intervals are
+    counted from the signs at the knots, then solved into its own slots)."""
     n, k_n = h_tan.shape
-    cap = n * 2 + 16
-    starts = np.empty(cap)
-    stops = np.empty(cap)
+    counts = np.zeros(n, dtype=np.int64)
+    for j in prange(n):
+        up = h_tan[j, 0] > altitude_km
+        c = 0
+        for k in range(k_n - 1):
+            up_next = h_tan[j, k + 1] > altitude_km
+            if up_next and not up:
+                c += 1
+            up = up_next
+        counts[j] = c + (1 if h_tan[j, 0] > altitude_km else 0)
     ptr = np.zeros(n + 1, dtype=np.int64)
-    m = 0
-    for j in range(n):
+    ptr[1:] = np.cumsum(counts)
+    starts = np.empty(ptr[n])
+    stops = np.empty(ptr[n])
+    for j in prange(n):
         d = directions[j]
+        m = ptr[j]
         up = h_tan[j, 0] > altitude_km
         t_open = t[0]
         for k in range(k_n - 1):
@@ -113,9 +150,6 @@ def _intervals(t, pos, vel, directions, h_tan, altitude_km):
             if up_next != up:
                 tc = _crossing_time(t[k], t[k + 1], pos, vel, k, d, altitude_km)
                 if up:
-                    if m >= starts.shape[0]:
-                        starts = np.concatenate((starts, np.empty(cap)))
-                        stops = np.concatenate((stops, np.empty(cap)))
                     starts[m] = t_open
                     stops[m] = tc
                     m += 1
@@ -123,14 +157,9 @@ def _intervals(t, pos, vel, directions, h_tan, altitude_km):
                     t_open = tc
                 up = up_next
         if up:
-            if m >= starts.shape[0]:
-                starts = np.concatenate((starts, np.empty(cap)))
-                stops = np.concatenate((stops, np.empty(cap)))
             starts[m] = t_open
             stops[m] = t[k_n - 1]
-            m += 1
-        ptr[j + 1] = m
-    return ptr, starts[:m].copy(), stops[:m].copy()
+    return ptr, starts, stops
 
 
 def visibility_intervals(t, pos_gcrs_km, vel_gcrs_km_s, directions_gcrs, pole_gcrs, altitude_km, exact_near=None,
