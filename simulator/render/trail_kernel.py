@@ -36,7 +36,6 @@ TAYLOR_KAPPA_MAX = 0.02
 # runs shorter than this (px) are treated as static stars by the along-track sampling normalisation
 STATIC_RUN_PX = 0.25
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
 # a change of the line density (J + Δm σ, per pixel of track) above this fraction of the density shapes the
 # pixels near it: interior columns within its reach take the blurred density per pixel (scaled to the
 # column's exact total) instead of the chord's linear profile, whose pixels are off by up to ~0.24 × this of
