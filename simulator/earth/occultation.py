@@ -78,9 +78,9 @@ def _crossing_time(t0, t1, pos, vel, k, d, altitude_km):
     bracket narrower than CROSSING_TOLERANCE_S, found by the Illinois variant of regula falsi (the end that
     stays is given half its weight, so both ends close in: ~10 evaluations instead of bisection's ~31), with a
     bisection step wherever the secant would leave the bracket."""
-    g_lo = tangent_altitude(pos[k, 0], pos[k, 1], pos[k, 2], d[0], d[1], d[2]) - altitude_km
-    g_hi = tangent_altitude(pos[k + 1, 0], pos[k + 1, 1], pos[k + 1, 2], d[0], d[1], d[2]) - altitude_km
     lo, hi = t0, t1
+    g_lo = _excess_at(t0, t1, pos, vel, k, d, altitude_km, lo)  # (the Hermite orbit is the knots' states there)
+    g_hi = _excess_at(t0, t1, pos, vel, k, d, altitude_km, hi)
     if (g_lo > 0.0) == (g_hi > 0.0):  # (no sign change at the ends: bisection on the sign at t0, as before)
         g_hi = -g_lo
     kept = 0  # the end kept by the last step: -1 lo, +1 hi
