@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from simulator.config import parse_scenario
-from simulator.earth.clouds import CloudField, unit_vectors
+from simulator.earth.clouds import CloudField
+from simulator.earth.rotation import geodetic_normal_itrs
 from simulator.errors import ScenarioError
 from simulator.render.exposure import render_exposure
 
@@ -61,7 +62,7 @@ def test_clear_overcast_and_the_seed():
     lat, lon = np.linspace(-80.0, 80.0, 500), np.linspace(-180.0, 180.0, 500)
     assert np.all(CloudField(0.0, 0.3, 300.0, np.random.default_rng(0)).transmission_at(lat, lon) == 1.0)
     assert np.all(CloudField(1.0, 0.3, 300.0, np.random.default_rng(0)).transmission_at(lat, lon) == 0.3)
-    points = unit_vectors(lat, lon)
+    points = geodetic_normal_itrs(lat, lon)
     a = CloudField(0.5, 0.3, 300.0, np.random.default_rng(7)).cloudy(points)
     b = CloudField(0.5, 0.3, 300.0, np.random.default_rng(7)).cloudy(points)
     c = CloudField(0.5, 0.3, 300.0, np.random.default_rng(8)).cloudy(points)

@@ -24,18 +24,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .rotation import geodetic_normal_itrs
+
 MEAN_EARTH_RADIUS_KM = 6371.0
 BUMPS_PER_AREA = 4.0  # bump centres per w^2 of solid angle: ~50 bumps within the 2 w that shape a point
 KERNEL_REACH = 4.0  # bumps farther than this many w are left out (exp(-8) = 3e-4 of a bump's peak)
 REFERENCE_POINTS = 40000  # Fibonacci points on which the (1 - cover) quantile is taken
 MIN_SCALE_KM = 50.0  # (~0.8 million bumps)
-
-
-def unit_vectors(lat_deg, lon_deg) -> np.ndarray:
-    """Unit vectors [N, 3] of geocentric-spherical directions (latitude used as the spherical one: the field
-    is a statistical model, 0.2 deg of geodetic-geocentric difference does not matter)."""
-    lat, lon = np.radians(np.asarray(lat_deg, dtype=np.float64)), np.radians(np.asarray(lon_deg, dtype=np.float64))
-    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1).reshape(-1, 3)
 
 
 def fibonacci_sphere(n: int) -> np.ndarray:
@@ -56,13 +51,12 @@ class CloudField:
     """
 
     def __init__(self, cover: float, transmission: float, scale_km: float, rng: np.random.Generator):
-        if not 0.0 <= cover <= 1.0 or not 0.0 <= transmission <= 1.0 or not scale_km > 0.0:
-            raise ValueError(f"cloud cover {cover} and transmission {transmission} must be in [0, 1], "
-                             f"the scale {scale_km} km > 0")
+        if not 0.0 <= cover <= 1.0 or not 0.0 <= transmission <= 1.0:
+            raise ValueError(f"cloud cover {cover} and transmission {transmission} must be in [0, 1]")
+        if not scale_km >= MIN_SCALE_KM:
+            raise ValueError(f"a cloud scale of {scale_km} km is below the model's {MIN_SCALE_KM:g} km")
         self.cover, self.transmission, self.scale_km = float(cover), float(transmission), float(scale_km)
         self.width_rad = self.scale_km / MEAN_EARTH_RADIUS_KM
-        if self.scale_km < MIN_SCALE_KM:
-            raise ValueError(f"a cloud scale of {scale_km} km is below the model's {MIN_SCALE_KM:g} km")
         n_bumps = int(math.ceil(BUMPS_PER_AREA * 4.0 * math.pi / self.width_rad**2))
         # uniform centres: normalised Gaussian vectors; then the amplitudes
         centres = rng.standard_normal((n_bumps, 3))
@@ -99,7 +93,8 @@ class CloudField:
     def transmission_at(self, lat_deg, lon_deg) -> np.ndarray:
         """Fraction of a city light's flux that reaches space at each (lat, lon) (deg): 1 clear, else
         ``transmission``."""
-        return np.where(self.cloudy(unit_vectors(lat_deg, lon_deg)), self.transmission, 1.0)
+        # the field's point for a place: its local vertical (the field is a statistical model on the sphere)
+        return np.where(self.cloudy(geodetic_normal_itrs(lat_deg, lon_deg)), self.transmission, 1.0)
 
 
 def _cell_index(vectors, n):
