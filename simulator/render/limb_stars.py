@@ -264,7 +264,7 @@ def pair_optics_numpy(camera, spectrum: LimbSpectrum, pos, rot, beta, geo, natur
                                      np.ascontiguousarray(geo @ rot_pole.T), pairs, LIMB_OPTICS_BELOW_KM / 2.0,
                                      LIMB_OPTICS_BELOW_KM)
     dist = -np.sum(geo * pos, axis=1)
-    band = np.flatnonzero((h_g < LIMB_OPTICS_BELOW_KM) & (h_g > _HIDDEN_BELOW_KM) & (dist > 0))
+    band = np.flatnonzero(_in_band(h_g) & (dist > 0))
     trans = np.where(h_g <= _HIDDEN_BELOW_KM, 0.0, 1.0)[:, None].repeat(nb, axis=1)
     eps = np.zeros((n, nb))
     h_ray = np.where(h_g <= _HIDDEN_BELOW_KM, np.nan, h_g)[:, None].repeat(nb, axis=1)
@@ -337,9 +337,7 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     ia, ib = index[leaf_r, leaf_k], index[leaf_r, leaf_k + 1]
     # intervals outside the atmosphere at both ends (or hidden at both) need no optics between their ends
     leaf_j = rows[leaf_r]
-    h_a, h_b = h_g[leaf_j, leaf_k], h_g[leaf_j, leaf_k + 1]
-    trivial = ~(((h_a < LIMB_OPTICS_BELOW_KM) & (h_a > _HIDDEN_BELOW_KM))
-                | ((h_b < LIMB_OPTICS_BELOW_KM) & (h_b > _HIDDEN_BELOW_KM)))
+    trivial = ~(_in_band(h_g[leaf_j, leaf_k]) | _in_band(h_g[leaf_j, leaf_k + 1]))
     # (each leaf: row, t_a, t_b, pool rows of its ends and of its evaluated midpoint, -1 for none)
     final = [(leaf_r[trivial], ta[trivial], tb[trivial], ia[trivial], ib[trivial], _no_rows(trivial.sum()))]
     todo = ~trivial
@@ -407,6 +405,19 @@ def limb_optics(observer, t, pos, rot, beta, geo_dirs, directions, teff, pole, c
     return out
 
 
+def _in_band(h_km):
+    """Straight-line tangent altitudes (km) whose stars get limb optics: between _HIDDEN_BELOW_KM and
+    LIMB_OPTICS_BELOW_KM (NaN: not)."""
+    return (h_km < LIMB_OPTICS_BELOW_KM) & (h_km > _HIDDEN_BELOW_KM)
+
+
+@njit(cache=True, inline="always")
+def _needs_optics(h, k, win_lo, win_hi, top, bottom):
+    """A knot of tangent altitude h gets optics: in the band (bottom < h < top), or inside its star's window
+    (knots win_lo..win_hi; empty where win_lo > win_hi)."""
+    return (h < top and h > bottom) or win_lo <= k <= win_hi
+
+
 @njit(parallel=True, cache=True)
 def _window_pairs(h_g, x, y, margin, width, height, top, bottom):
     """The (star, knot) pairs that get limb optics at the exposure's knots, from h_g, x, y [N, K].
@@ -418,32 +429,29 @@ def _window_pairs(h_g, x, y, margin, width, height, top, bottom):
     are never shown: no truth needed), and every knot of a window. index [M, K]: the pair index of each
     window row's knots (-1 for none)."""
     n, k_n = h_g.shape
-    first = np.full(n, -1, dtype=np.int64)
-    last = np.full(n, -1, dtype=np.int64)
-    any_near = np.zeros(n, dtype=np.bool_)
+    win_lo = np.zeros(n, dtype=np.int64)  # each star's window (empty: win_lo > win_hi)
+    win_hi = np.full(n, -1, dtype=np.int64)
     counts = np.zeros(n, dtype=np.int64)
     for i in prange(n):
+        any_near = False
+        first = last = -1
         for k in range(k_n):
             xk, yk = x[i, k], y[i, k]
             if xk > -margin and xk < width - 1.0 + margin and yk > -margin and yk < height - 1.0 + margin:
-                any_near[i] = True
+                any_near = True
                 if h_g[i, k] < top and h_g[i, k] > bottom:
-                    if first[i] < 0:
-                        first[i] = k
-                    last[i] = k
-        ka_i = max(first[i] - 1, 0)
-        kb_i = min(last[i] + 1, k_n - 1)
-        c = 0
-        if any_near[i]:
+                    if first < 0:
+                        first = k
+                    last = k
+        if first >= 0:
+            win_lo[i], win_hi[i] = max(first - 1, 0), min(last + 1, k_n - 1)
+        if any_near:
             for k in range(k_n):
-                if (h_g[i, k] < top and h_g[i, k] > bottom) or (first[i] >= 0 and ka_i <= k <= kb_i):
-                    c += 1
-        counts[i] = c
-    rows = np.flatnonzero(first >= 0)
+                if _needs_optics(h_g[i, k], k, win_lo[i], win_hi[i], top, bottom):
+                    counts[i] += 1
+    rows = np.flatnonzero(win_hi >= 0)
     at_row = np.full(n, -1, dtype=np.int64)
     at_row[rows] = np.arange(rows.size)
-    ka = np.maximum(first[rows] - 1, 0)
-    kb = np.minimum(last[rows] + 1, k_n - 1)
     offsets = np.zeros(n + 1, dtype=np.int64)
     offsets[1:] = np.cumsum(counts)
     jj = np.empty(offsets[n], dtype=np.int64)
@@ -455,13 +463,12 @@ def _window_pairs(h_g, x, y, margin, width, height, top, bottom):
         p = offsets[i]
         r = at_row[i]
         for k in range(k_n):
-            in_window = r >= 0 and ka[max(r, 0)] <= k <= kb[max(r, 0)]
-            if (h_g[i, k] < top and h_g[i, k] > bottom) or in_window:
+            if _needs_optics(h_g[i, k], k, win_lo[i], win_hi[i], top, bottom):
                 jj[p], kn[p] = i, k
                 if r >= 0:
                     index[r, k] = p
                 p += 1
-    return rows, ka, kb, jj, kn, index
+    return rows, win_lo[rows], win_hi[rows], jj, kn, index
 
 
 def _settled_intervals(pool, ia, ib, duration, nb, exposure_step, h_g, star, knot, pos_mid, mid, geo_p):
