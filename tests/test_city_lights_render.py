@@ -659,12 +659,16 @@ def test_city_light_colour_follows_the_slant_reddening():
     sigma = np.sqrt(np.nanmax(c["sigma_px"], axis=1) ** 2 + max(s for _, s in cam.psf_mixture()) ** 2 + 1.0 / 12.0)
     margin = 6.0 * sigma + 3.0
     tq = np.linspace(0.0, scenario.duration_s, int(scenario.duration_s * 16) + 1)
-    # cells drawn whole inside the frame during their visible intervals
-    sel = []
-    for j in np.flatnonzero(c["electrons"] > 0):
+    def seen_at(j):  # the times tq inside cell j's visible intervals
         seen = np.zeros(tq.size, bool)
         for a, b in zip(start[ptr[j]:ptr[j + 1]], stop[ptr[j]:ptr[j + 1]]):
             seen |= (tq >= a) & (tq <= b)
+        return seen
+
+    # cells drawn whole inside the frame during their visible intervals
+    sel = []
+    for j in np.flatnonzero(c["electrons"] > 0):
+        seen = seen_at(j)
         xq, yq = np.interp(tq[seen], c["t"], c["x"][j]), np.interp(tq[seen], c["t"], c["y"][j])
         if seen.sum() > 16 and np.all((xq > margin[j]) & (xq < cam.width - 1 - margin[j]) & (yq > margin[j])
                                       & (yq < cam.height - 1 - margin[j])):
@@ -689,9 +693,7 @@ def test_city_light_colour_follows_the_slant_reddening():
                                                                         stop[ptr[j]:ptr[j + 1]]))
         got = c["electrons_per_channel"][j] / c["electrons"][j]
         np.testing.assert_allclose(got, total / total.sum(), rtol=0, atol=3e-4, err_msg=str(j))
-        seen = np.zeros(tq.size, bool)
-        for a, b in zip(start[ptr[j]:ptr[j + 1]], stop[ptr[j]:ptr[j + 1]]):
-            seen |= (tq >= a) & (tq <= b)
+        seen = seen_at(j)
         share = k[i][seen] / k[i][seen].sum(axis=1, keepdims=True)
         moved = max(moved, float(np.max(share.max(axis=0) - share.min(axis=0))))
     assert moved > 0.02, moved

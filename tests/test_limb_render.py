@@ -196,13 +196,11 @@ def test_merged_and_unevaluated_knot_intervals_hold_the_tolerance_at_every_quart
     (limb_stars._merge_leaves) and halves never tested themselves (LIMB_SURE_HALVES_RATIO); at 1/4, 1/2 and 3/4
     of every own-knot interval every channel's optics, recomputed, are within the tolerances of the chord."""
     import dataclasses
-    from pathlib import Path
 
-    from simulator.bench import warmup_scenario
+    from simulator.bench import DEFAULT_SCENARIO, warmup_scenario
     from simulator.config import ExposureSpec, load_scenario
 
-    pettit = Path(__file__).resolve().parents[1] / "scenarios" / "pettit_2012_cupola.toml"
-    small = warmup_scenario(load_scenario(pettit))  # the bench's warm-up scene: 1/12 of the pixels, 60 s, V <= 6
+    small = warmup_scenario(load_scenario(DEFAULT_SCENARIO))  # the bench's warm-up: 1/12 of the pixels, 60 s, V <= 6
     scenario = dataclasses.replace(small, duration_s=120.0, exposure=ExposureSpec(mode="single", duration_s=120.0),
                                    earth=dataclasses.replace(small.earth, airglow=False, city_lights=False,
                                                              lightning=False))

@@ -2,13 +2,11 @@
 the parallel kernels split work so that no sum depends on the threads' order."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numba
 import numpy as np
 import pytest
 
-from simulator.bench import warmup_scenario
+from simulator.bench import DEFAULT_SCENARIO, warmup_scenario
 from simulator.config import load_scenario
 from simulator.render.exposure import render_exposure
 
@@ -16,7 +14,7 @@ from simulator.render.exposure import render_exposure
 def _small_pettit():
     """The Pettit scenario (limb optics, airglow, city lights, lightning, D3S colour, two-Gaussian PSF) on 1/12
     of its pixels each way, 60 s, V <= 6: the bench's warm-up scene."""
-    return warmup_scenario(load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "pettit_2012_cupola.toml"))
+    return warmup_scenario(load_scenario(DEFAULT_SCENARIO))
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one thread only on this machine")
