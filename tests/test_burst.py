@@ -74,7 +74,7 @@ def test_product_holds_frames(tmp_path, lighten):
     path = tmp_path / "burst.h5"
     write_product(path, scenario, lighten)
     with h5py.File(path) as f:
-        assert f.attrs["format_version"] == "1.3"
+        assert f.attrs["format_version"] == "1.4"
         assert f["image/frames"].shape == (4,) + lighten.signal.shape
         assert f["image/signal"].attrs["stack"] == "lighten"
         assert np.allclose(f["truth/frames/start"][...], [0, 20, 40, 60])

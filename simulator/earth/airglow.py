@@ -732,6 +732,22 @@ def _ray_tangent_altitudes(o, directions):
         out[i] = tangent_altitude(o[0], o[1], o[2], directions[i, 0], directions[i, 1], directions[i, 2])
     return out
 
+def pixel_tangent_altitudes(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, x, y) -> np.ndarray:
+    """Exact geodetic tangent altitude (km) of the rays through pixel centres (x, y) (arrays of one shape): the
+    lowest altitude along each ray ahead of the observer, the variable a thin layer's column follows (its limb
+    band around the layer's peak, the jump at the hard limb at 0). Negative for rays that meet the ground (the
+    line's lowest point inside the Earth), the observer's own altitude for rays that rise, NaN where the pixel has
+    no ray (beyond the distortion's valid radius)."""
+    from ..camera.projection import pixel_to_camera_ray
+
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    rot = pole_frame(np.asarray(pole_gcrs, dtype=np.float64))
+    o = np.ascontiguousarray(rot @ np.asarray(observer_pos_gcrs_km, dtype=np.float64))
+    rays = pixel_to_camera_ray(camera, x.ravel(), y.ravel())  # camera frame, unit (NaN where invalid)
+    dirs = rays @ (rot @ np.asarray(R_icrs_to_cam, dtype=np.float64).T).T  # camera -> pole frame
+    return _ray_tangent_altitudes(o, np.ascontiguousarray(dirs)).reshape(x.shape)
+
+
 def peak_tangent_altitude_directions(observer_pos_gcrs_km, pole_gcrs, altitude_km: float,
                                      n: int = 2048) -> np.ndarray:
     """Unit GCRS directions [n, 3] whose exact geodetic tangent altitude is ``altitude_km``.

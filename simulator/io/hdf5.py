@@ -17,7 +17,7 @@ from ..errors import ScenarioError
 from .atomic import atomic_path
 
 FORMAT = "startrail-exposure"
-FORMAT_VERSION = "1.3"
+FORMAT_VERSION = "1.4"
 # 1.1 (backward compatible, only adds): /truth/frames (start, stop), /truth/stars/electrons_per_frame,
 # /image/frames (optional), /image/signal attrs exposure_mode and stack, /truth/sunlit_fraction, in_umbra,
 # /truth/stars/rate_per_channel, electrons_per_channel; /image/signal may be [H, W, C];
@@ -296,6 +296,12 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
                     _put(g, "peak_y", layer["peak_y"], "pixel", "row of the peak-altitude curve (NaN off frame)")
                     g.attrs.update(peak_altitude_km=layer["peak_altitude_km"], fwhm_km=layer["fwhm_km"],
                                    zenith_rayleigh=layer["zenith_rayleigh"])
+                if result.airglow_frames is not None:
+                    _put(ag, "time_samples", result.airglow_frames["time_samples"], "1",
+                         "layer images averaged over each frame (at the midpoints of equal parts of it)")
+                    _put(ag, "band_motion_sigma", result.airglow_frames["band_motion_sigma"], "1",
+                         "largest path of a pixel's tangent altitude during each frame, in the width (sigma) of "
+                         "the layer whose band or hard limb it crossed")
 
             for source in ("city_lights", "lightning"):
                 values = getattr(result, source, None)

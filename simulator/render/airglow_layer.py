@@ -1,65 +1,124 @@
-"""Airglow images for each frame of an exposure (the layers themselves are in earth/airglow.py)."""
+"""Airglow electrons of each frame of an exposure, integrated over the frame's time (the layers themselves are in
+earth/airglow.py).
+
+The layers are fixed to the Earth, and their limb band moves through the image while a frame is open: in
+inertial hold it sweeps with the orbit (≈ 4′ of arc per second), and even in LVLH the ISS's altitude and the
+Earth's flattening move the tangent altitude of a pixel's ray by up to 6.3 km over the 15-minute Pettit
+exposure, 1.9 times the green layer's width σ. A frame's airglow is therefore the layer image integrated over
+the frame by Gauss–Legendre quadrature in time, with one node more than the number of widths the bands move
+(motion_sigmas; a single image at the frame's middle where they move less than SINGLE_IMAGE_MOTION_SIGMA).
+
+Accuracy (measured against 24-node quadrature on a 100 mm inertial view of the limb, tests/test_airglow_render.py):
+a pixel's value is the column of its ray's tangent altitude, a smooth function of it on the scale σ, so the
+quadrature converges fast: within 5e-4 of the band's peak with these node counts (the single mid-frame image
+that earlier versions used is off by 1.4 % where the band moves 0.9 σ, 6 % at 2 σ, 20 % at 4 σ). The hard
+limb, where the column jumps (rays that meet the ground see only the layers' near side), is the exception: each
+node samples it, so across the pixels it sweeps it is a staircase of n steps (≈ 3 % of the band's peak at n =
+2-3, 1 % at 17), as it is point-sampled in space within a pixel.
+"""
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
-from numba import njit, prange
 
-from ..attitude import InertialAttitude
+# below this motion of the bands during a frame (in their widths σ) one image at the frame's middle is within
+# ~6e-4 of the band's peak (the error grows as the square of the motion)
+SINGLE_IMAGE_MOTION_SIGMA = 0.2
+# the motion is measured on a grid of at most this many pixels per side, at this many equal steps of the frame
+MOTION_GRID = 65
+MOTION_STEPS = 8
+# at most this many layer images per frame (each ~0.6 s for a D3S frame); more are asked for only by long
+# frames in inertial hold, where the band sweeps across the image (a warning names the shortfall)
+MAX_SAMPLES = 64
 
 
-@njit(parallel=True, cache=True)
-def _add_scaled(image, rate, seconds):
-    """image += rate * seconds, in place, for [H, W, C] arrays (rows in parallel; no temporary)."""
-    for i in prange(image.shape[0]):
-        for j in range(image.shape[1]):
-            for c in range(image.shape[2]):
-                image[i, j, c] += rate[i, j, c] * seconds
+def time_nodes(t0: float, t1: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes (s) and weights (s, summing to t1 − t0) of n points on [t0, t1]; n = 1: the middle."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    return t0 + 0.5 * (t1 - t0) * (x + 1.0), 0.5 * (t1 - t0) * w
 
 
 class AirglowLayer:
-    """Airglow electrons added to each frame's image.
+    """Airglow electrons added to each frame's image: the layer image integrated over the frame's time.
 
-    The layers are fixed to the Earth: in LVLH attitude they stand still in the image (the ISS's altitude
-    changes move them by a few pixels over 15 minutes), so one image at mid-exposure serves every frame;
-    in inertial hold the limb sweeps across the frame, and each frame uses the image at its middle (the
-    smearing within a frame is not yet modelled).
+    observer: render.observer.Observer (the states at any time); pole: the Earth's axis (GCRS) of the exposure;
+    t, pos, rot: the exposure's knots (s, km, R_icrs_to_cam), for the truth curves at mid-exposure.
     """
 
-    def __init__(self, scenario, t, pos, rot, pole, n_frames=1):
+    def __init__(self, scenario, observer, t, pos, rot, pole):
+        from ..earth.airglow import DEFAULT_LAYERS
+
         self.camera = scenario.camera
-        self.lvlh = not isinstance(scenario.attitude, InertialAttitude)
+        self.observer = observer
         self.t, self.pos, self.rot, self.pole = t, pos, rot, pole
-        self.n_frames = n_frames
-        self.cached = None  # LVLH with several frames: the rate image
+        self.layers = DEFAULT_LAYERS
+        # each layer geometry's column changes on its own scale σ where a ray's tangent altitude is within its
+        # band (±6σ about the peak) or near the hard limb (from -6σ): those ranges (km) and σ
+        geoms = sorted({(layer.peak_altitude_km, layer.sigma_km) for layer in self.layers})
+        self.ranges_km = np.array([(-6.0 * sig, h0 + 6.0 * sig) for h0, sig in geoms])
+        self.sigmas_km = np.array([sig for _, sig in geoms])
+        self.frame_samples: list[int] = []  # layer images integrated in each frame
+        self.frame_motion: list[float] = []  # each frame's largest motion of a band, in its layer's σ
 
-    def _add(self, tq, image, scale):
-        """Add scale × the airglow rate image at the knot nearest tq to image [H, W, C] (in place)."""
-        from ..earth.airglow import airglow_image
+    def motion_sigmas(self, t0: float, t1: float) -> float:
+        """How far the layers' bands move during [t0, t1] s, in their widths: the largest path of a pixel's
+        tangent altitude (summed over MOTION_STEPS equal steps) over the σ of each layer geometry whose range it
+        is in at some step, on a grid of at most MOTION_GRID² pixels over the frame."""
+        from ..earth.airglow import pixel_tangent_altitudes
 
-        k = int(np.argmin(np.abs(self.t - tq)))
-        # without a channel_response, airglow_image uses the camera's own spectral response (or throughput)
-        airglow_image(self.camera, self.rot[k], self.pos[k], self.pole, scale=scale, out=image)
+        cam = self.camera
+        gx, gy = np.meshgrid(np.linspace(0.0, cam.width - 1.0, min(MOTION_GRID, cam.width)),
+                             np.linspace(0.0, cam.height - 1.0, min(MOTION_GRID, cam.height)))
+        times = np.linspace(t0, t1, MOTION_STEPS + 1)
+        pos, _, rot, _, _ = self.observer.states(times)
+        h = np.stack([pixel_tangent_altitudes(cam, rot[i], pos[i], self.pole, gx, gy) for i in range(times.size)])
+        path = np.nansum(np.abs(np.diff(h, axis=0)), axis=0)
+        worst = 0.0
+        for (lo, hi), sig in zip(self.ranges_km, self.sigmas_km):
+            near = np.any((h >= lo) & (h <= hi), axis=0)
+            if near.any():
+                worst = max(worst, float(path[near].max()) / sig)
+        return worst
+
+    def samples(self, t0: float, t1: float) -> int:
+        """Layer images that frame [t0, t1] s integrates (and records the frame's motion)."""
+        motion = self.motion_sigmas(t0, t1) if t1 > t0 else 0.0
+        n = 1 if motion <= SINGLE_IMAGE_MOTION_SIGMA else math.ceil(motion) + 1
+        if n > MAX_SAMPLES:
+            warnings.warn(f"airglow: the limb band moves {motion:.0f} times its width in the frame [{t0:g}, {t1:g}] s; "
+                          f"integrated with {MAX_SAMPLES} images, the band is rippled along its sweep (shorter frames "
+                          "sweep it smoothly)", stacklevel=3)
+            n = MAX_SAMPLES
+        self.frame_samples.append(n)
+        self.frame_motion.append(motion)
+        return n
 
     def add_electrons(self, image, f, t0, t1):
-        """Add frame f's airglow electrons (frame [t0, t1], s) to its image [H, W, C] (float64, in place)."""
-        mid = 0.5 * (self.t[0] + self.t[-1])
-        if not self.lvlh:
-            self._add(0.5 * (t0 + t1), image, t1 - t0)
-        elif self.n_frames == 1:
-            self._add(mid, image, t1 - t0)  # straight into the frame: no 290 MB temporaries
-        else:
-            if self.cached is None:
-                self.cached = np.zeros_like(image)
-                self._add(mid, self.cached, 1.0)
-            _add_scaled(image, self.cached, t1 - t0)
+        """Add frame f's airglow electrons (frame [t0, t1], s) to its image [H, W, C] (float64, in place): the
+        layer images at the frame's quadrature nodes (time_nodes), each times its weight (s)."""
+        from ..earth.airglow import airglow_image
+
+        times, weights = time_nodes(t0, t1, self.samples(t0, t1))
+        pos, _, rot, _, _ = self.observer.states(times)
+        for j in range(times.size):
+            # without a channel_response, airglow_image uses the camera's own spectral response (or throughput)
+            airglow_image(self.camera, rot[j], pos[j], self.pole, self.layers, scale=weights[j], out=image)
+
+    def frame_truth(self):
+        """Per frame: the layer images averaged (time_samples [F]) and the bands' motion in their widths
+        (band_motion_sigma [F], motion_sigmas)."""
+        return dict(time_samples=np.array(self.frame_samples, dtype=np.int64),
+                    band_motion_sigma=np.array(self.frame_motion))
 
     def truth(self):
-        from ..earth.airglow import DEFAULT_LAYERS, peak_tangent_altitude_curve
+        from ..earth.airglow import peak_tangent_altitude_curve
 
         k = self.t.size // 2
         out = {}
         curves = {}  # several layers (the OH bands) share a peak altitude: one curve each
-        for layer in DEFAULT_LAYERS:
+        for layer in self.layers:
             if layer.peak_altitude_km not in curves:
                 curves[layer.peak_altitude_km] = peak_tangent_altitude_curve(
                     self.camera, self.rot[k], self.pos[k], self.pole, layer.peak_altitude_km)

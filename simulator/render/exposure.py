@@ -91,6 +91,8 @@ class ExposureResult:
     solar_system: dict | None = None  # planets and the Moon in the frame (see _solar_system)
     limb: dict | None = None  # limb = "atmosphere": transmission and refraction per star and knot (limb_truth)
     airglow: dict | None = None  # the layers and the image curve of each layer's peak
+    # per frame: time_samples [F] (layer images averaged over the frame), band_motion_sigma [F] (AirglowLayer)
+    airglow_frames: dict | None = None
     limb_curve: tuple | None = None  # (x, y) of the WGS84 horizon in the image at mid-exposure
     # Earth sources' ground truth, each {name: (array, units, description)} written under /truth/<source>
     city_lights: dict | None = None
@@ -244,7 +246,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     updates = runs = 0
     sensor = SensorStage(scenario, t, pos, len(windows)) if scenario.sensor is not None else None
     source_clock = _time.perf_counter()
-    airglow = AirglowLayer(scenario, t, pos, rot, pole, len(windows)) if scenario.earth.airglow else None
+    airglow = AirglowLayer(scenario, observer, t, pos, rot, pole) if scenario.earth.airglow else None
     timings["airglow_s"] = _time.perf_counter() - source_clock
     # Earth sources that deposit their own electrons per frame: .add_electrons(image, f, t0, t1), .truth()
     earth_sources = {}
@@ -339,6 +341,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         solar_system=solar_system_truth(solar, per_frame[n_stars:]) if solar is not None else None,
         limb=limb_truth(limb, shown) if limb is not None else None,
         airglow=airglow.truth() if airglow is not None else None,
+        airglow_frames=airglow.frame_truth() if airglow is not None else None,
         limb_curve=limb_curve(camera, pos, rot, pole, t),
         city_lights=earth_sources["city_lights"].truth() if "city_lights" in earth_sources else None,
         lightning=earth_sources["lightning"].truth() if "lightning" in earth_sources else None,
