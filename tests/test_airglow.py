@@ -247,6 +247,34 @@ def test_image_interpolation_matches_per_pixel_evaluation():
     np.testing.assert_allclose(img.sum(axis=(0, 1)), ref.sum(axis=(0, 1)), rtol=2e-4)
 
 
+def test_image_of_several_states_is_the_weighted_sum_of_their_images():
+    """airglow_image with J states and time weights (a frame's quadrature in time) against the weighted sum of the
+    exact per-pixel references of each state (independent of the cells and of the interpolated tangent-variable
+    offsets between states): the same tolerances as one image; one state with weight w gives w × its image."""
+    lat, lon = 30.0, 60.0
+    cam = Camera(width=600, height=400, pixel_pitch_m=8.45e-6, focal_length_m=24e-3, f_number=1.4,
+                 dist_coeffs=(-0.02, 0.003, 0.0, 0.0, 0.0), vignetting_cos_power=3.0, vignetting_mechanical=0.2)
+    rot = _pointing(geodetic_to_xyz(lat, lon, 400.0), lat, lon, el_deg=-19.0, az_deg=100.0)
+    # the observer moves ~11 km along the meridian and climbs 2 km: the band moves by about a layer width
+    states = [geodetic_to_xyz(lat + dlat, lon, 400.0 + dh) for dlat, dh in ((-0.05, 0.0), (0.0, 1.0), (0.05, 2.0))]
+    weights = np.array([3.0, 5.0, 2.0])
+    layers = (GREEN, ag.AirglowLayer("red", 630e-9, 270.0, 60.0, 100.0))
+    resp = np.array([[0.1, 0.3], [0.2, 0.05]])
+    pole = np.array([0.0, 0.0, 1.0])
+    img = ag.airglow_image(cam, np.stack([rot] * 3), np.stack(states), pole, layers, resp, time_weights=weights)
+    ref = sum(w * _reference_image(cam, rot, o, layers, resp)[0] for w, o in zip(weights, states))
+    single = [ag.airglow_image(cam, rot, o, pole, layers, resp) for o in states]
+    assert np.abs(single[2] - single[0]).max() > 0.1 * single[1].max()  # the states' images differ
+    err = np.abs(img - ref) / ref.max(axis=(0, 1))
+    assert np.mean(err > 2e-3) < 1e-4
+    assert np.percentile(err, 99.9) < 1e-3
+    np.testing.assert_allclose(img.sum(axis=(0, 1)), ref.sum(axis=(0, 1)), rtol=2e-4)
+    one = ag.airglow_image(cam, rot[None], states[1][None], pole, layers, resp, time_weights=[5.0])
+    np.testing.assert_allclose(one, 5.0 * single[1], rtol=1e-12, atol=1e-15 * single[1].max())
+    with pytest.raises(ValueError, match="time_weights"):
+        ag.airglow_image(cam, np.stack([rot] * 3), np.stack(states), pole, layers, resp, time_weights=[1.0, 2.0])
+
+
 def test_image_scales_linearly_with_response_and_aperture():
     lat, lon = 30.0, 60.0
     o = geodetic_to_xyz(lat, lon, 400.0)

@@ -380,122 +380,169 @@ def _solid_angle_powered(xn, yn, k1, k2, p1, p2, k3, inv_fxfy, power):
     return inv_fxfy / det / (1.0 + r2) ** power
 
 
-@njit(cache=True)
-def _ray_dir(xn, yn, m):
-    """Unit pole-frame direction of the camera ray (xn, yn, 1); m: camera -> pole-frame rotation."""
+@njit(cache=True, inline="always")
+def _ray_dir(xn, yn, m, j):
+    """Unit pole-frame direction of the camera ray (xn, yn, 1) at node j; m[j]: camera -> pole-frame rotation
+    (indexed here: a view m[j] per pixel costs as much as the product)."""
     inv = 1.0 / math.sqrt(xn * xn + yn * yn + 1.0)
-    dx = (m[0, 0] * xn + m[0, 1] * yn + m[0, 2]) * inv
-    dy = (m[1, 0] * xn + m[1, 1] * yn + m[1, 2]) * inv
-    dz = (m[2, 0] * xn + m[2, 1] * yn + m[2, 2]) * inv
+    dx = (m[j, 0, 0] * xn + m[j, 0, 1] * yn + m[j, 0, 2]) * inv
+    dy = (m[j, 1, 0] * xn + m[j, 1, 1] * yn + m[j, 1, 2]) * inv
+    dz = (m[j, 2, 0] * xn + m[j, 2, 1] * yn + m[j, 2, 2]) * inv
     return dx, dy, dz
 
 
 @njit(cache=True)
-def _tangent_variable(o, dx, dy, dz):
+def _tangent_variable(ox, oy, oz, dx, dy, dz):
     """The variable v of the column tables: NaN for a rising ray (no tangent point ahead); else the scaled
     tangent altitude r_t − a when < 0 (the ray hits the ground), or the geodetic altitude of the scaled tangent
     point, (r_t − a)/√(1 + e'² sin²β), when >= 0. Continuous, 0 on the hard limb."""
-    st, rt, dlen, r_obs = _ray_geometry(o[0], o[1], o[2], dx, dy, dz)
+    st, rt, dlen, r_obs = _ray_geometry(ox, oy, oz, dx, dy, dz)
     if st <= 0.0:
         return np.nan
     htp = rt - WGS84_A_KM
     if htp < 0.0:
         return htp
-    sb = _K_SCALE * (o[2] + st * dz) / rt
+    sb = _K_SCALE * (oz + st * dz) / rt
     return htp / math.sqrt(1.0 + _EP2 * sb * sb)
 
 
 @njit(cache=True)
-def _lookup(tab, g, v, sky_dv, n_sky, gnd_dv, n_gnd):
-    """Linear interpolation of table row g at v (sky part [0, (n_sky-1) dv], ground part [-(n_gnd-1) dv, 0⁻])."""
+def _lookup(tab, j, g, v, sky_dv, n_sky, gnd_dv, n_gnd):
+    """Linear interpolation of node j's table row g at v (sky part [0, (n_sky-1) dv], ground part
+    [-(n_gnd-1) dv, 0⁻]; the ground part starts at n_sky)."""
     if v >= 0.0:
         f = v / sky_dv
         i = int(f)
         if i >= n_sky - 1:
-            return tab[g, n_sky - 1]
+            return tab[j, g, n_sky - 1]
         f -= i
-        return tab[g, i] * (1.0 - f) + tab[g, i + 1] * f
+        return tab[j, g, i] * (1.0 - f) + tab[j, g, i + 1] * f
     f = -v / gnd_dv
     i = int(f)
     if i >= n_gnd - 1:
-        return tab[g, n_sky + n_gnd - 1]
+        return tab[j, g, n_sky + n_gnd - 1]
     f -= i
     # ground entries follow the sky ones: index n_sky + k holds v = -k gnd_dv, k = 0 being just below the hard limb
-    return tab[g, n_sky + i] * (1.0 - f) + tab[g, n_sky + i + 1] * f
+    return tab[j, g, n_sky + i] * (1.0 - f) + tab[j, g, n_sky + i + 1] * f
 
 
 @njit(parallel=True, cache=True)
-def _image_kernel(xs, ys, xn_g, yn_g, m, o, h0s, sigs, weights, gl_x, gl_w, breaks, dist, inv_fxfy,
+def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, breaks, dist, inv_fxfy,
                   vig_p, vig_m, cx, cy, inv_half_diag2, rtol, atol, tab, sky_dv, n_sky, gnd_dv, n_gnd, out,
                   n_exact, cell_mode):
-    """Fill out[H, W, C] with Ω · vignetting · Σ_g column_g · weights[g, :].
+    """Fill out[H, W, C] with Ω · vignetting · Σ_j wt[j] Σ_g column_g(state j) · weights[g, :].
 
-    Per cell and geometry: mode 0, bilinear interpolation of the columns at the cell corners; mode 1, the
-    column table at the pixel's tangent variable times the bilinearly interpolated ratio exact/table of the
-    corners; mode 2, exact evaluation at every pixel; mode 3, nothing (the corners' and the centre's rays all
-    pass above the layer). Modes 0 and 1 are used only if they reproduce the exact column at the cell centre to
-    rtol (relative) + atol (R per R of zenith brightness).
+    States j (time nodes): m[j] camera -> pole frame, o[j] observer (pole frame), tab[j] and n_sky[j] its column
+    tables. Per cell and geometry: mode 0, bilinear interpolation of the corners' columns (summed over the
+    nodes); mode 1, at each node the column table at the pixel's tangent variable times the bilinearly
+    interpolated ratio exact/table of the corners (the tangent variable exact at the middle node j_ref, at the
+    others that plus the bilinear interpolation of the corners' differences from it: they change slowly across
+    the frame); mode 2, exact evaluation at every pixel and node; mode 3,
+    nothing (the corners' and the centre's rays pass above the layer at every node). Modes 0 and 1 are used only
+    if they reproduce the exact column (summed over the nodes) at the cell centre to rtol (relative) + atol (R
+    per R of zenith brightness). Mode 0 is tried where every corner's ray rises at every node, mode 1 where none
+    does (nor the centre's).
     """
     gy_n, gx_n = ys.shape[0], xs.shape[0]
+    n_j = wt.shape[0]
+    j_ref = n_j // 2  # the pixels' tangent variable is exact at this node, the others' differ smoothly from it
     n_g = h0s.shape[0]
     n_c = weights.shape[1]
     k1, k2, p1, p2, k3 = dist[0], dist[1], dist[2], dist[3], dist[4]
     tiny = 1e-6  # R per R: the ratio of two columns below this is taken as 1
-    col_g = np.empty((n_g, gy_n, gx_n))
-    v_g = np.empty((gy_n, gx_n))
+    col_g = np.empty((n_j, n_g, gy_n, gx_n))
+    v_g = np.empty((n_j, gy_n, gx_n))
     for iy in prange(gy_n):
         for ix in range(gx_n):
-            dx, dy, dz = _ray_dir(xn_g[iy, ix], yn_g[iy, ix], m)
-            v_g[iy, ix] = _tangent_variable(o, dx, dy, dz)
-            for g in range(n_g):
-                col_g[g, iy, ix] = _column_unit(o[0], o[1], o[2], dx, dy, dz, h0s[g], sigs[g], gl_x, gl_w, breaks)
+            for j in range(n_j):
+                dx, dy, dz = _ray_dir(xn_g[iy, ix], yn_g[iy, ix], m, j)
+                v_g[j, iy, ix] = _tangent_variable(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz)
+                for g in range(n_g):
+                    col_g[j, g, iy, ix] = _column_unit(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz, h0s[g], sigs[g], gl_x,
+                                                       gl_w, breaks)
     for iy in prange(gy_n - 1):
         y0, y1 = ys[iy], ys[iy + 1]
         last_y = iy == gy_n - 2
         mode = np.zeros(n_g, dtype=np.int64)
-        ratio = np.zeros((n_g, 4))
+        ratio = np.zeros((n_g, n_j, 4))
+        corner = np.zeros((n_g, 4))  # each geometry's corner columns, summed over the nodes
+        v_px = np.empty(n_j)
+        dv = np.zeros((n_j, 4))  # each node's tangent variable less the reference node's, at the corners
         for ix in range(gx_n - 1):
             x0, x1 = xs[ix], xs[ix + 1]
             last_x = ix == gx_n - 2
             xnc = 0.25 * (xn_g[iy, ix] + xn_g[iy, ix + 1] + xn_g[iy + 1, ix] + xn_g[iy + 1, ix + 1])
             ync = 0.25 * (yn_g[iy, ix] + yn_g[iy, ix + 1] + yn_g[iy + 1, ix] + yn_g[iy + 1, ix + 1])
-            cdx, cdy, cdz = _ray_dir(xnc, ync, m)
-            vs = (v_g[iy, ix], v_g[iy, ix + 1], v_g[iy + 1, ix], v_g[iy + 1, ix + 1])
-            n_rising = 0
-            for q in range(4):
-                if np.isnan(vs[q]):
+            n_rising = 0  # corner rays that rise, over the nodes (4 n_j: all of them)
+            centre_rising = False
+            for j in range(n_j):
+                if np.isnan(v_g[j, iy, ix]):
                     n_rising += 1
-            vc = _tangent_variable(o, cdx, cdy, cdz)
+                if np.isnan(v_g[j, iy, ix + 1]):
+                    n_rising += 1
+                if np.isnan(v_g[j, iy + 1, ix]):
+                    n_rising += 1
+                if np.isnan(v_g[j, iy + 1, ix + 1]):
+                    n_rising += 1
+            if n_rising == 0:
+                for j in range(n_j):
+                    dv[j, 0] = v_g[j, iy, ix] - v_g[j_ref, iy, ix]
+                    dv[j, 1] = v_g[j, iy, ix + 1] - v_g[j_ref, iy, ix + 1]
+                    dv[j, 2] = v_g[j, iy + 1, ix] - v_g[j_ref, iy + 1, ix]
+                    dv[j, 3] = v_g[j, iy + 1, ix + 1] - v_g[j_ref, iy + 1, ix + 1]
             need_v = False
             empty = True
             for g in range(n_g):
-                cs = (col_g[g, iy, ix], col_g[g, iy, ix + 1], col_g[g, iy + 1, ix], col_g[g, iy + 1, ix + 1])
-                if n_rising == 4 and (cs[0] + cs[1] + cs[2] + cs[3]) == 0.0:
+                for q in range(4):
+                    corner[g, q] = 0.0
+                for j in range(n_j):
+                    corner[g, 0] += wt[j] * col_g[j, g, iy, ix]
+                    corner[g, 1] += wt[j] * col_g[j, g, iy, ix + 1]
+                    corner[g, 2] += wt[j] * col_g[j, g, iy + 1, ix]
+                    corner[g, 3] += wt[j] * col_g[j, g, iy + 1, ix + 1]
+                csum = corner[g, 0] + corner[g, 1] + corner[g, 2] + corner[g, 3]
+                if n_rising == 4 * n_j and csum == 0.0:
                     mode[g] = 3  # rising rays above every layer: nothing to add
                     continue
-                cc = _column_unit(o[0], o[1], o[2], cdx, cdy, cdz, h0s[g], sigs[g], gl_x, gl_w, breaks)
-                if cc == 0.0 and (cs[0] + cs[1] + cs[2] + cs[3]) == 0.0:
+                cc = 0.0
+                pred = 0.0
+                for j in range(n_j):
+                    cdx, cdy, cdz = _ray_dir(xnc, ync, m, j)
+                    cc += wt[j] * _column_unit(o[j, 0], o[j, 1], o[j, 2], cdx, cdy, cdz, h0s[g], sigs[g], gl_x, gl_w,
+                                               breaks)
+                    if n_rising == 0:
+                        rdx, rdy, rdz = _ray_dir(xnc, ync, m, j_ref)
+                        vc = _tangent_variable(o[j_ref, 0], o[j_ref, 1], o[j_ref, 2], rdx, rdy, rdz)
+                        # the other nodes' v: the reference node's plus the corners' mean offset (as the pixels
+                        # interpolate it bilinearly), so that this test checks what the pixels get
+                        vc += 0.25 * (dv[j, 0] + dv[j, 1] + dv[j, 2] + dv[j, 3])
+                        if np.isnan(vc):
+                            centre_rising = True
+                        else:
+                            vq = (v_g[j, iy, ix], v_g[j, iy, ix + 1], v_g[j, iy + 1, ix], v_g[j, iy + 1, ix + 1])
+                            cq = (col_g[j, g, iy, ix], col_g[j, g, iy, ix + 1], col_g[j, g, iy + 1, ix],
+                                  col_g[j, g, iy + 1, ix + 1])
+                            rsum = 0.0
+                            for q in range(4):
+                                f = _lookup(tab, j, g, vq[q], sky_dv, n_sky[j], gnd_dv, n_gnd)
+                                ratio[g, j, q] = (cq[q] + tiny) / (f + tiny)
+                                rsum += ratio[g, j, q]
+                            pred += wt[j] * ((_lookup(tab, j, g, vc, sky_dv, n_sky[j], gnd_dv, n_gnd) + tiny)
+                                             * 0.25 * rsum - tiny)
+                if cc == 0.0 and csum == 0.0:
                     # the centre's and the corners' rays pass above the layer: so do the pixels' (mode 0 or 1
                     # would give them 0, or the table's rounding, ~1e-22)
                     mode[g] = 3
                     continue
-                if n_rising == 4:
-                    pred = 0.25 * (cs[0] + cs[1] + cs[2] + cs[3])
-                    mode[g] = 0 if abs(pred - cc) <= rtol * abs(cc) + atol else 2
-                elif n_rising > 0 or np.isnan(vc):
+                if n_rising == 4 * n_j:
+                    mode[g] = 0 if abs(0.25 * csum - cc) <= rtol * abs(cc) + atol else 2
+                elif n_rising > 0 or centre_rising:
                     mode[g] = 2
+                elif abs(pred - cc) <= rtol * abs(cc) + atol:
+                    mode[g] = 1
+                    need_v = True
                 else:
-                    rsum = 0.0
-                    for q in range(4):
-                        f = _lookup(tab, g, vs[q], sky_dv, n_sky, gnd_dv, n_gnd)
-                        ratio[g, q] = (cs[q] + tiny) / (f + tiny)
-                        rsum += ratio[g, q]
-                    pred = (_lookup(tab, g, vc, sky_dv, n_sky, gnd_dv, n_gnd) + tiny) * 0.25 * rsum - tiny
-                    if abs(pred - cc) <= rtol * abs(cc) + atol:
-                        mode[g] = 1
-                        need_v = True
-                    else:
-                        mode[g] = 2
+                    mode[g] = 2
                 empty = False
                 if mode[g] == 2:
                     cell_mode[iy, ix] += 1
@@ -526,23 +573,38 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, h0s, sigs, weights, gl_x, gl_w, brea
                         omega *= min(max(1.0 - vig_m * rho2, 0.0), 1.0)
                     else:
                         omega = _solid_angle(xn, yn, k1, k2, p1, p2, k3, inv_fxfy)
-                    dx, dy, dz = _ray_dir(xn, yn, m)
-                    v = _tangent_variable(o, dx, dy, dz) if need_v else 0.0
+                    if need_v:
+                        dx, dy, dz = _ray_dir(xn, yn, m, j_ref)
+                        v_ref = _tangent_variable(o[j_ref, 0], o[j_ref, 1], o[j_ref, 2], dx, dy, dz)
+                        v_px[j_ref] = v_ref
+                        for j in range(n_j):
+                            if j != j_ref:
+                                v_px[j] = v_ref + (w00 * dv[j, 0] + w01 * dv[j, 1] + w10 * dv[j, 2] + w11 * dv[j, 3])
                     for g in range(n_g):
                         md = mode[g]
                         if md == 2:
-                            col = _column_unit(o[0], o[1], o[2], dx, dy, dz, h0s[g], sigs[g], gl_x, gl_w, breaks)
-                            n_exact[iy] += 1
+                            col = 0.0
+                            for j in range(n_j):
+                                dx, dy, dz = _ray_dir(xn, yn, m, j)
+                                col += wt[j] * _column_unit(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz, h0s[g], sigs[g],
+                                                            gl_x, gl_w, breaks)
+                            n_exact[iy] += n_j
+                        elif md == 1 and n_j == 1:
+                            r = w00 * ratio[g, 0, 0] + w01 * ratio[g, 0, 1] + w10 * ratio[g, 0, 2] + w11 * ratio[g, 0, 3]
+                            col = (_lookup(tab, 0, g, v_px[0], sky_dv, n_sky[0], gnd_dv, n_gnd) + tiny) * r - tiny
+                            col = wt[0] * col if col > 0.0 else 0.0
                         elif md == 1:
-                            r = w00 * ratio[g, 0] + w01 * ratio[g, 1] + w10 * ratio[g, 2] + w11 * ratio[g, 3]
-                            col = (_lookup(tab, g, v, sky_dv, n_sky, gnd_dv, n_gnd) + tiny) * r - tiny
-                            if col < 0.0:
-                                col = 0.0
+                            col = 0.0
+                            for j in range(n_j):
+                                r = (w00 * ratio[g, j, 0] + w01 * ratio[g, j, 1] + w10 * ratio[g, j, 2]
+                                     + w11 * ratio[g, j, 3])
+                                cj = (_lookup(tab, j, g, v_px[j], sky_dv, n_sky[j], gnd_dv, n_gnd) + tiny) * r - tiny
+                                if cj > 0.0:
+                                    col += wt[j] * cj
                         elif md == 3:
                             col = 0.0
                         else:
-                            col = (w00 * col_g[g, iy, ix] + w01 * col_g[g, iy, ix + 1]
-                                   + w10 * col_g[g, iy + 1, ix] + w11 * col_g[g, iy + 1, ix + 1])
+                            col = w00 * corner[g, 0] + w01 * corner[g, 1] + w10 * corner[g, 2] + w11 * corner[g, 3]
                         if col != 0.0:
                             for c in range(n_c):
                                 out[py, px, c] += omega * col * weights[g, c]
@@ -632,7 +694,7 @@ def _column_tables(o, boresight_pole, h0s, sigs, sky_dv, gnd_dv):
 def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers=DEFAULT_LAYERS,
                   channel_response=None, *, aperture_area_m2: float | None = None, vignetting: bool = True,
                   step: int | None = None, rtol: float = 1e-3, scale: float = 1.0, out: np.ndarray | None = None,
-                  return_stats: bool = False):
+                  return_stats: bool = False, time_weights=None):
     """Airglow signal [H, W, C] in electrons per second per pixel.
 
     camera: :class:`~simulator.camera.projection.Camera`. R_icrs_to_cam [3, 3]: rotation from GCRS/ICRS
@@ -647,6 +709,9 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     rtol: the relative error allowed to an interpolated cell, checked against an exact column at its centre.
     scale: multiplies the result (e.g. a frame's duration in s, to get electrons). out: a float64 C-contiguous
     [H, W, C] array to add the result to (and return) instead of allocating one (a full D3S frame is 290 MB).
+    Several states at once: R_icrs_to_cam [J, 3, 3] and observer_pos_gcrs_km [J, 3] with time_weights [J] give
+    Σ_j time_weights[j] × (the image of state j) in one pass (e.g. a frame's quadrature in time: weights in s),
+    sharing each pixel's ray, solid angle and vignetting; the cells' tests then hold for that sum.
 
         pixel value = Σ_layers Z_l · C_l(ray) · 10¹⁰/(4π) · Ω_pixel · A · response_l,c · vignetting
 
@@ -683,9 +748,19 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     h0s = np.array([key[0] for key in geoms])
     sigs = np.array([key[1] for key in geoms])
 
+    R = np.asarray(R_icrs_to_cam, dtype=np.float64)
+    pos = np.asarray(observer_pos_gcrs_km, dtype=np.float64)
+    if R.ndim == 2:
+        R, pos = R[None], pos[None]
+    if R.shape[1:] != (3, 3) or pos.shape != (R.shape[0], 3):
+        raise ValueError(f"R_icrs_to_cam [J, 3, 3] and observer_pos_gcrs_km [J, 3] must match, not {R.shape}, "
+                         f"{pos.shape}")
+    wt = np.ones(R.shape[0]) if time_weights is None else np.asarray(time_weights, dtype=np.float64).reshape(-1)
+    if wt.shape != (R.shape[0],):
+        raise ValueError(f"time_weights must have one weight per state ({R.shape[0]}), not {wt.shape}")
     rot = pole_frame(np.asarray(pole_gcrs, dtype=np.float64))
-    o = np.ascontiguousarray(rot @ np.asarray(observer_pos_gcrs_km, dtype=np.float64))
-    m = np.ascontiguousarray(rot @ np.asarray(R_icrs_to_cam, dtype=np.float64).T)  # camera -> pole frame
+    o = np.ascontiguousarray(pos @ rot.T)  # [J, 3] pole frame
+    m = np.ascontiguousarray(rot @ np.transpose(R, (0, 2, 1)))  # [J, 3, 3] camera -> pole frame
 
     from ..camera.projection import pixel_to_camera_ray
 
@@ -700,7 +775,13 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
 
     sky_dv = float(sigs.min()) / 20.0
     gnd_dv = 1.0
-    tab, n_sky, n_gnd = _column_tables(o, m[:, 2], h0s, sigs, sky_dv, gnd_dv)
+    tables = [_column_tables(o[j], m[j, :, 2], h0s, sigs, sky_dv, gnd_dv) for j in range(o.shape[0])]
+    n_sky = np.array([t[1] for t in tables], dtype=np.int64)
+    n_gnd = tables[0][2]  # (the ground part depends only on its step)
+    tab = np.zeros((len(tables), len(h0s), int(n_sky.max()) + n_gnd))
+    for j, (t, ns, _) in enumerate(tables):
+        tab[j, :, :ns] = t[:, :ns]
+        tab[j, :, ns:ns + n_gnd] = t[:, ns:]
 
     vig_p = float(camera.vignetting_cos_power) if vignetting else 0.0
     vig_m = float(camera.vignetting_mechanical) if vignetting else 0.0
@@ -712,7 +793,7 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     n_exact = np.zeros(len(ys), dtype=np.int64)
     cell_mode = np.zeros((len(ys) - 1, len(xs) - 1), dtype=np.int32)
     atol = 1e-2 * rtol  # R per R of zenith brightness: far below anything visible next to the limb (~50)
-    _image_kernel(xs, ys, xn_g, yn_g, m, o, h0s, sigs, weights, _GL_X, _GL_W, _BREAKS_SIGMA,
+    _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, _GL_X, _GL_W, _BREAKS_SIGMA,
                   np.asarray(camera.dist_coeffs, dtype=np.float64), 1.0 / (camera.fx * camera.fy),
                   vig_p, vig_m, camera.cx, camera.cy, 1.0 / (camera.cx**2 + camera.cy**2), rtol, atol,
                   tab, sky_dv, n_sky, gnd_dv, n_gnd, out, n_exact, cell_mode)

@@ -102,9 +102,9 @@ class AirglowLayer:
 
         times, weights = time_nodes(t0, t1, self.samples(t0, t1))
         pos, _, rot, _, _ = self.observer.states(times)
-        for j in range(times.size):
-            # without a channel_response, airglow_image uses the camera's own spectral response (or throughput)
-            airglow_image(self.camera, rot[j], pos[j], self.pole, self.layers, scale=weights[j], out=image)
+        # all nodes in one pass (each pixel's ray and solid angle once); without a channel_response,
+        # airglow_image uses the camera's own spectral response (or throughput)
+        airglow_image(self.camera, rot, pos, self.pole, self.layers, time_weights=weights, out=image)
 
     def frame_truth(self):
         """Per frame: the layer images averaged (time_samples [F]) and the bands' motion in their widths
