@@ -6,6 +6,7 @@ import dataclasses
 import math
 
 import numpy as np
+import pytest
 from astropy import units as u
 
 from simulator.attitude import InertialAttitude
@@ -134,3 +135,14 @@ def test_airglow_frames_in_the_product(tmp_path):
         assert g["time_samples"][()].tolist() == result.airglow_frames["time_samples"].tolist()
         assert g["time_samples"][()][0] == math.ceil(g["band_motion_sigma"][()][0]) + 1
         assert g["band_motion_sigma"].attrs["units"] == "1"
+
+
+def test_airglow_sweeping_too_far_is_capped_with_a_warning():
+    """A 150 s inertial frame: the band sweeps ~120 widths; the frame takes MAX_SAMPLES images and says so."""
+    from simulator.render.airglow_layer import MAX_SAMPLES
+
+    scenario = _inertial_limb_scenario(150.0)
+    with pytest.warns(UserWarning, match="rippled"):
+        result = render_exposure(scenario)
+    assert result.airglow_frames["band_motion_sigma"][0] > MAX_SAMPLES
+    assert result.airglow_frames["time_samples"].tolist() == [MAX_SAMPLES]
