@@ -429,7 +429,7 @@ def _lookup(tab, j, g, v, sky_dv, n_sky, gnd_dv, n_gnd):
 @njit(parallel=True, cache=True)
 def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, breaks, dist, inv_fxfy,
                   vig_p, vig_m, cx, cy, inv_half_diag2, rtol, atol, tab, sky_dv, n_sky, gnd_dv, n_gnd, out,
-                  n_exact, cell_mode):
+                  n_exact, cell_mode, row_order):
     """Fill out[H, W, C] with Ω · vignetting · Σ_j wt[j] Σ_g column_g(state j) · weights[g, :].
 
     States j (time nodes): m[j] camera -> pole frame, o[j] observer (pole frame), tab[j] and n_sky[j] its column
@@ -441,7 +441,9 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
     nothing (the corners' and the centre's rays pass above the layer at every node). Modes 0 and 1 are used only
     if they reproduce the exact column (summed over the nodes) at the cell centre to rtol (relative) + atol (R
     per R of zenith brightness). Mode 0 is tried where every corner's ray rises at every node, mode 1 where none
-    does (nor the centre's).
+    does (nor the centre's). row_order: a permutation of the grid rows that deals them round-robin to the
+    threads (prange hands out contiguous chunks, and the costly rows crowd about the limb); each row writes only
+    its own pixels, so the result does not depend on it.
     """
     gy_n, gx_n = ys.shape[0], xs.shape[0]
     n_j = wt.shape[0]
@@ -452,7 +454,8 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
     tiny = 1e-6  # R per R: the ratio of two columns below this is taken as 1
     col_g = np.empty((n_j, n_g, gy_n, gx_n))
     v_g = np.empty((n_j, gy_n, gx_n))
-    for iy in prange(gy_n):
+    for i in prange(gy_n):
+        iy = row_order[i]
         for ix in range(gx_n):
             for j in range(n_j):
                 dx, dy, dz = _ray_dir(xn_g[iy, ix], yn_g[iy, ix], m, j)
@@ -460,7 +463,10 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
                 for g in range(n_g):
                     col_g[j, g, iy, ix] = _column_unit(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz, h0s[g], sigs[g], gl_x,
                                                        gl_w, breaks)
-    for iy in prange(gy_n - 1):
+    for i in prange(gy_n):
+        iy = row_order[i]
+        if iy == gy_n - 1:
+            continue  # (the last grid row starts no cell)
         y0, y1 = ys[iy], ys[iy + 1]
         last_y = iy == gy_n - 2
         mode = np.zeros(n_g, dtype=np.int64)
@@ -609,6 +615,14 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
                             for c in range(n_c):
                                 out[py, px, c] += omega * col * weights[g, c]
     return out
+
+
+def _interleaved(n: int) -> np.ndarray:
+    """Permutation of range(n) whose contiguous chunks (as prange deals them to T threads) hold every T-th row."""
+    import numba
+
+    rows = np.arange(n)
+    return np.lexsort((rows, rows % numba.get_num_threads())).astype(np.int64)
 
 
 @njit(cache=True)
@@ -796,7 +810,7 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, _GL_X, _GL_W, _BREAKS_SIGMA,
                   np.asarray(camera.dist_coeffs, dtype=np.float64), 1.0 / (camera.fx * camera.fy),
                   vig_p, vig_m, camera.cx, camera.cy, 1.0 / (camera.cx**2 + camera.cy**2), rtol, atol,
-                  tab, sky_dv, n_sky, gnd_dv, n_gnd, out, n_exact, cell_mode)
+                  tab, sky_dv, n_sky, gnd_dv, n_gnd, out, n_exact, cell_mode, _interleaved(len(ys)))
     if return_stats:
         return out, dict(exact_evaluations=int(n_exact.sum()), geometries=len(geoms), grid_nodes=int(xn_g.size),
                          exact_cells=cell_mode)
