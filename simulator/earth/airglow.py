@@ -435,9 +435,11 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
     States j (time nodes): m[j] camera -> pole frame, o[j] observer (pole frame), tab[j] and n_sky[j] its column
     tables. Per cell and geometry: mode 0, bilinear interpolation of the corners' columns (summed over the
     nodes); mode 1, at each node the column table at the pixel's tangent variable times the bilinearly
-    interpolated ratio exact/table of the corners (the tangent variable exact at the middle node j_ref, at the
-    others that plus the bilinear interpolation of the corners' differences from it: they change slowly across
-    the frame); mode 2, exact evaluation at every pixel and node; mode 3,
+    interpolated ratio exact/table of the corners at the middle node j_ref (it carries the slow change of the
+    Earth's curvature along the limb, the same at a frame's nodes; the other nodes' exact corner columns are
+    computed only where a corner ray rises at some node, for mode 0), the tangent variable exact at j_ref and at
+    the others that plus the bilinear interpolation of the corners' differences from it (they change slowly
+    across the frame); mode 2, exact evaluation at every pixel and node; mode 3,
     nothing (the corners' and the centre's rays pass above the layer at every node). Modes 0 and 1 are used only
     if they reproduce the exact column (summed over the nodes) at the cell centre to rtol (relative) + atol (R
     per R of zenith brightness). Mode 0 is tried where every corner's ray rises at every node, mode 1 where none
@@ -457,12 +459,23 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
     for i in prange(gy_n):
         iy = row_order[i]
         for ix in range(gx_n):
+            rises = False
             for j in range(n_j):
                 dx, dy, dz = _ray_dir(xn_g[iy, ix], yn_g[iy, ix], m, j)
                 v_g[j, iy, ix] = _tangent_variable(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz)
-                for g in range(n_g):
-                    col_g[j, g, iy, ix] = _column_unit(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz, h0s[g], sigs[g], gl_x,
-                                                       gl_w, breaks)
+                rises = rises or np.isnan(v_g[j, iy, ix])
+            # every node's exact column where the ray rises at some node (mode 0 interpolates their sum); else
+            # the reference node's only, which the others' stand-ins copy (mode 1 takes its ratio exact/table)
+            for j in range(n_j):
+                if j == j_ref or rises:
+                    dx, dy, dz = _ray_dir(xn_g[iy, ix], yn_g[iy, ix], m, j)
+                    for g in range(n_g):
+                        col_g[j, g, iy, ix] = _column_unit(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz, h0s[g], sigs[g],
+                                                           gl_x, gl_w, breaks)
+            if not rises:
+                for j in range(n_j):
+                    for g in range(n_g):
+                        col_g[j, g, iy, ix] = col_g[j_ref, g, iy, ix]
     for i in prange(gy_n):
         iy = row_order[i]
         if iy == gy_n - 1:
@@ -470,7 +483,7 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
         y0, y1 = ys[iy], ys[iy + 1]
         last_y = iy == gy_n - 2
         mode = np.zeros(n_g, dtype=np.int64)
-        ratio = np.zeros((n_g, n_j, 4))
+        ratio = np.zeros((n_g, 4))
         corner = np.zeros((n_g, 4))  # each geometry's corner columns, summed over the nodes
         v_px = np.empty(n_j)
         dv = np.zeros((n_j, 4))  # each node's tangent variable less the reference node's, at the corners
@@ -512,6 +525,17 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
                     continue
                 cc = 0.0
                 pred = 0.0
+                rsum = 0.0
+                if n_rising == 0:
+                    # the reference node's ratio exact/table at the corners serves every node
+                    vq = (v_g[j_ref, iy, ix], v_g[j_ref, iy, ix + 1], v_g[j_ref, iy + 1, ix],
+                          v_g[j_ref, iy + 1, ix + 1])
+                    cq = (col_g[j_ref, g, iy, ix], col_g[j_ref, g, iy, ix + 1], col_g[j_ref, g, iy + 1, ix],
+                          col_g[j_ref, g, iy + 1, ix + 1])
+                    for q in range(4):
+                        f = _lookup(tab, j_ref, g, vq[q], sky_dv, n_sky[j_ref], gnd_dv, n_gnd)
+                        ratio[g, q] = (cq[q] + tiny) / (f + tiny)
+                        rsum += ratio[g, q]
                 for j in range(n_j):
                     cdx, cdy, cdz = _ray_dir(xnc, ync, m, j)
                     cc += wt[j] * _column_unit(o[j, 0], o[j, 1], o[j, 2], cdx, cdy, cdz, h0s[g], sigs[g], gl_x, gl_w,
@@ -525,14 +549,6 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
                         if np.isnan(vc):
                             centre_rising = True
                         else:
-                            vq = (v_g[j, iy, ix], v_g[j, iy, ix + 1], v_g[j, iy + 1, ix], v_g[j, iy + 1, ix + 1])
-                            cq = (col_g[j, g, iy, ix], col_g[j, g, iy, ix + 1], col_g[j, g, iy + 1, ix],
-                                  col_g[j, g, iy + 1, ix + 1])
-                            rsum = 0.0
-                            for q in range(4):
-                                f = _lookup(tab, j, g, vq[q], sky_dv, n_sky[j], gnd_dv, n_gnd)
-                                ratio[g, j, q] = (cq[q] + tiny) / (f + tiny)
-                                rsum += ratio[g, j, q]
                             pred += wt[j] * ((_lookup(tab, j, g, vc, sky_dv, n_sky[j], gnd_dv, n_gnd) + tiny)
                                              * 0.25 * rsum - tiny)
                 if cc == 0.0 and csum == 0.0:
@@ -595,15 +611,10 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
                                 col += wt[j] * _column_unit(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz, h0s[g], sigs[g],
                                                             gl_x, gl_w, breaks)
                             n_exact[iy] += n_j
-                        elif md == 1 and n_j == 1:
-                            r = w00 * ratio[g, 0, 0] + w01 * ratio[g, 0, 1] + w10 * ratio[g, 0, 2] + w11 * ratio[g, 0, 3]
-                            col = (_lookup(tab, 0, g, v_px[0], sky_dv, n_sky[0], gnd_dv, n_gnd) + tiny) * r - tiny
-                            col = wt[0] * col if col > 0.0 else 0.0
                         elif md == 1:
+                            r = w00 * ratio[g, 0] + w01 * ratio[g, 1] + w10 * ratio[g, 2] + w11 * ratio[g, 3]
                             col = 0.0
                             for j in range(n_j):
-                                r = (w00 * ratio[g, j, 0] + w01 * ratio[g, j, 1] + w10 * ratio[g, j, 2]
-                                     + w11 * ratio[g, j, 3])
                                 cj = (_lookup(tab, j, g, v_px[j], sky_dv, n_sky[j], gnd_dv, n_gnd) + tiny) * r - tiny
                                 if cj > 0.0:
                                     col += wt[j] * cj
