@@ -33,8 +33,10 @@ def test_airglow_adds_the_layer_image_times_the_exposure():
     assert glow.airglow_frames["time_samples"].tolist() == [1]
     assert glow.airglow_frames["band_motion_sigma"][0] < 0.2
     # the bright band is at the limb: its peak row lies near the truth curve of the green layer
-    curve = glow.airglow["O I 557.7 nm"] if "O I 557.7 nm" in glow.airglow else next(iter(glow.airglow.values()))
+    curve = glow.airglow["OI 557.7 nm"]
     assert np.isfinite(curve["peak_x"]).any()
+    # (the middle knot, 15 s, is the frame's middle: its curve is the frame's)
+    np.testing.assert_allclose(curve["frame_peak_x"], curve["peak_x"][None, :], rtol=0, atol=1e-9)
     col = expected.shape[1] // 2
     assert expected[:, col].max() > 10 * np.median(expected[: expected.shape[0] // 4, col])
 
@@ -59,6 +61,14 @@ def test_airglow_in_every_frame_of_a_burst():
         assert np.allclose(added, expected, rtol=1e-4, atol=1e-3 * expected.max()), f"frame {f}"
         total += expected
     assert glow.airglow_frames["time_samples"].tolist() == [1, 1, 1]
+    # each frame's truth curve of the green layer's peak is the one at its middle
+    from simulator.earth.airglow import peak_tangent_altitude_curve
+
+    green = glow.airglow["OI 557.7 nm"]
+    for f in range(3):
+        x, y = peak_tangent_altitude_curve(scenario.camera, rot[f], pos[f], pole, 97.0)
+        np.testing.assert_allclose(green["frame_peak_x"][f], x, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(green["frame_peak_y"][f], y, rtol=0, atol=1e-9)
     stacked = glow.signal.astype(np.float64) - plain.signal.astype(np.float64)
     assert np.allclose(stacked, total, rtol=1e-4, atol=3e-3 * total.max() / 3.0)
 
@@ -135,6 +145,10 @@ def test_airglow_frames_in_the_product(tmp_path):
         assert g["time_samples"][()].tolist() == result.airglow_frames["time_samples"].tolist()
         assert g["time_samples"][()][0] == math.ceil(g["band_motion_sigma"][()][0]) + 1
         assert g["band_motion_sigma"].attrs["units"] == "1"
+        # the band swept during the frame: its curve at the frame's middle, [F = 1, n]
+        green = g["OI_557.7_nm"]
+        assert green["frame_peak_x"].shape == (1, green["peak_x"].shape[0])
+        assert green["frame_peak_y"].attrs["units"] == "pixel"
 
 
 def test_airglow_sweeping_too_far_is_capped_with_a_warning():

@@ -294,6 +294,10 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
                     g = ag.create_group(name.replace("/", "_").replace(" ", "_"))
                     _put(g, "peak_x", layer["peak_x"], "pixel", "column of the peak-altitude curve (NaN off frame)")
                     _put(g, "peak_y", layer["peak_y"], "pixel", "row of the peak-altitude curve (NaN off frame)")
+                    _put(g, "frame_peak_x", layer["frame_peak_x"], "pixel",
+                         "column of the peak-altitude curve at each frame's middle [F, n] (NaN off frame)")
+                    _put(g, "frame_peak_y", layer["frame_peak_y"], "pixel",
+                         "row of the peak-altitude curve at each frame's middle [F, n] (NaN off frame)")
                     g.attrs.update(peak_altitude_km=layer["peak_altitude_km"], fwhm_km=layer["fwhm_km"],
                                    zenith_rayleigh=layer["zenith_rayleigh"])
                 if result.airglow_frames is not None:

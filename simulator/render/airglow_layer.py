@@ -61,6 +61,7 @@ class AirglowLayer:
         self.sigmas_km = np.array([sig for _, sig in geoms])
         self.frame_samples: list[int] = []  # layer images integrated in each frame
         self.frame_motion: list[float] = []  # each frame's largest motion of a band, in its layer's σ
+        self.frame_middles: list[float] = []  # s from the exposure's start
 
     def motion_sigmas(self, t0: float, t1: float) -> float:
         """How far the layers' bands move during [t0, t1] s, in their widths: the largest path of a pixel's
@@ -100,6 +101,7 @@ class AirglowLayer:
         layer images at the frame's quadrature nodes (time_nodes), each times its weight (s)."""
         from ..earth.airglow import airglow_image
 
+        self.frame_middles.append(0.5 * (t0 + t1))
         times, weights = time_nodes(t0, t1, self.samples(t0, t1))
         pos, _, rot, _, _ = self.observer.states(times)
         # all nodes in one pass (each pixel's ray and solid angle once); without a channel_response,
@@ -107,22 +109,31 @@ class AirglowLayer:
         airglow_image(self.camera, rot, pos, self.pole, self.layers, time_weights=weights, out=image)
 
     def frame_truth(self):
-        """Per frame: the layer images averaged (time_samples [F]) and the bands' motion in their widths
+        """Per frame: the layer images integrated (time_samples [F]) and the bands' motion in their widths
         (band_motion_sigma [F], motion_sigmas)."""
         return dict(time_samples=np.array(self.frame_samples, dtype=np.int64),
                     band_motion_sigma=np.array(self.frame_motion))
 
     def truth(self):
+        """Per layer: its peak-altitude curve in the image at the middle knot (peak_x, peak_y [n]) and at each
+        rendered frame's middle (frame_peak_x, frame_peak_y [F, n]: the band moves between frames), px, NaN off
+        the frame; and its figures."""
         from ..earth.airglow import peak_tangent_altitude_curve
 
         k = self.t.size // 2
+        middles = np.array(self.frame_middles)
+        pos_f, _, rot_f, _, _ = self.observer.states(middles) if middles.size else (None,) * 5
         out = {}
-        curves = {}  # several layers (the OH bands) share a peak altitude: one curve each
+        curves = {}  # several layers (the OH bands) share a peak altitude: one set of curves each
         for layer in self.layers:
-            if layer.peak_altitude_km not in curves:
-                curves[layer.peak_altitude_km] = peak_tangent_altitude_curve(
-                    self.camera, self.rot[k], self.pos[k], self.pole, layer.peak_altitude_km)
-            x, y = curves[layer.peak_altitude_km]
-            out[layer.name] = dict(peak_x=x, peak_y=y, peak_altitude_km=layer.peak_altitude_km,
+            h = layer.peak_altitude_km
+            if h not in curves:
+                mid = peak_tangent_altitude_curve(self.camera, self.rot[k], self.pos[k], self.pole, h)
+                frames = [peak_tangent_altitude_curve(self.camera, rot_f[f], pos_f[f], self.pole, h)
+                          for f in range(middles.size)]
+                curves[h] = mid, (np.array([c[0] for c in frames]).reshape(middles.size, -1),
+                                  np.array([c[1] for c in frames]).reshape(middles.size, -1))
+            (x, y), (fx, fy) = curves[h]
+            out[layer.name] = dict(peak_x=x, peak_y=y, frame_peak_x=fx, frame_peak_y=fy, peak_altitude_km=h,
                                    fwhm_km=layer.fwhm_km, zenith_rayleigh=layer.zenith_rayleigh)
         return out
