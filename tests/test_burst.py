@@ -94,3 +94,42 @@ def test_bad_burst_settings(text, field):
     with pytest.raises(ScenarioError) as err:
         parse_scenario(text)
     assert str(err.value).startswith(field + ":")
+
+
+def test_hard_limb_truth_at_each_frame_middle(tmp_path):
+    """/truth/limb/frame_x, frame_y: the horizon at each frame's middle. An inertial 100 mm burst on the limb
+    (it sweeps ~1 px/s): every in-frame point's pixel ray at its frame's middle grazes WGS84 (exact geodetic
+    minimum along the ray, occultation.tangent_altitude, within 1e-3 km), and the frames' curves differ."""
+    import dataclasses
+
+    from astropy import units as u
+
+    from simulator.attitude import InertialAttitude
+    from simulator.earth.airglow import pixel_tangent_altitudes
+    from simulator.earth.ellipsoid import earth_pole_gcrs
+    from simulator.render.observer import Observer
+
+    text = small_scenario_text(mag_limit=2.0, focal_length="100 mm",
+                               attitude='mode = "lvlh"\nazimuth = "0 deg"\nelevation = "-20 deg"\nroll = "0 deg"')
+    text = text.replace('duration = "60 s"\n', 'mode = "burst"\nframes = 3\nframe_duration = "4 s"\ngap = "2 s"\n'
+                        'stack = "lighten"\n')
+    lvlh = parse_scenario(text)
+    _, _, rot_mid, _, _ = Observer(lvlh).states(np.array([8.0]))
+    scenario = dataclasses.replace(lvlh, attitude=InertialAttitude(rot_mid[0]))
+    result = render_exposure(scenario)
+    fx, fy, ft = result.frame_limb_curves
+    assert np.allclose(ft, [2.0, 8.0, 14.0]) and fx.shape == fy.shape == (3, 2048)
+    pos, _, rot, _, _ = Observer(scenario).states(ft)
+    pole = earth_pole_gcrs(scenario.start + 0.5 * scenario.duration_s * u.s)
+    for f in range(3):
+        ok = np.isfinite(fx[f])
+        assert ok.sum() > 20
+        h = pixel_tangent_altitudes(scenario.camera, rot[f], pos[f], pole, fx[f, ok], fy[f, ok])
+        assert np.max(np.abs(h)) < 1e-3
+    both = np.isfinite(fy[0]) & np.isfinite(fy[2])
+    assert np.median(np.abs(fy[2, both] - fy[0, both])) > 1.0  # the horizon moved between the frames (px)
+    path = tmp_path / "limb.h5"
+    write_product(path, scenario, result)
+    with h5py.File(path) as f:
+        assert f["truth/limb/frame_x"].shape == (3, 2048) and f["truth/limb/frame_t"].attrs["units"] == "s"
+        np.testing.assert_array_equal(f["truth/limb/frame_y"][...], fy)

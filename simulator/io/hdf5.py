@@ -286,6 +286,11 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
                                            "at the middle knot, time attr t (s); NaN where off the frame")
                 _put(lg, "x", result.limb_curve[0], "pixel", "column of the limb curve")
                 _put(lg, "y", result.limb_curve[1], "pixel", "row of the limb curve")
+                if result.frame_limb_curves is not None:
+                    fx, fy, ft = result.frame_limb_curves
+                    _put(lg, "frame_x", fx, "pixel", "column of the limb curve at each frame's middle [F, n]")
+                    _put(lg, "frame_y", fy, "pixel", "row of the limb curve at each frame's middle [F, n]")
+                    _put(lg, "frame_t", ft, "s", "each frame's middle, from the exposure's start")
             if result.airglow:
                 ag = tr.create_group("airglow")
                 ag.attrs["description"] = ("image curves where each layer's peak altitude is the rays' tangent "

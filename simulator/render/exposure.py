@@ -28,8 +28,8 @@ from ..sky.catalog import load_catalog
 from ..sky.photometry import channel_rates
 from .airglow_layer import AirglowLayer
 from .intervals import clip_intervals, subset_csr
-from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_OPTICS_BELOW_KM, LIMB_VISIBLE_TRANSMISSION, limb_curve,
-                         limb_optics, limb_truth, outside_windows, window_intervals, window_sources)
+from .limb_stars import (LIMB_FLOOR_GEOMETRIC_KM, LIMB_OPTICS_BELOW_KM, LIMB_VISIBLE_TRANSMISSION, frame_limb_curves,
+                         limb_curve, limb_optics, limb_truth, outside_windows, window_intervals, window_sources)
 from .observer import Observer, field_radius, interp_error, projection_args
 from .sensor_stage import SensorStage
 from .solar_system_sources import solar_system_sources, solar_system_truth
@@ -94,6 +94,7 @@ class ExposureResult:
     # per frame: time_samples [F] (layer images averaged over the frame), band_motion_sigma [F] (AirglowLayer)
     airglow_frames: dict | None = None
     limb_curve: tuple | None = None  # (x, y) of the WGS84 horizon in the image at mid-exposure
+    frame_limb_curves: tuple | None = None  # (x, y [F, n], t [F]): the horizon at each frame's middle
     # Earth sources' ground truth, each {name: (array, units, description)} written under /truth/<source>
     city_lights: dict | None = None
     lightning: dict | None = None
@@ -343,6 +344,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         airglow=airglow.truth() if airglow is not None else None,
         airglow_frames=airglow.frame_truth() if airglow is not None else None,
         limb_curve=limb_curve(camera, pos, rot, pole, t),
+        frame_limb_curves=frame_limb_curves(camera, observer, [w[0] for w in windows], [w[1] for w in windows], pole),
         city_lights=earth_sources["city_lights"].truth() if "city_lights" in earth_sources else None,
         lightning=earth_sources["lightning"].truth() if "lightning" in earth_sources else None,
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,

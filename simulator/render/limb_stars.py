@@ -887,14 +887,29 @@ def limb_truth(limb, shown):
     return out
 
 
-def limb_curve(camera, pos, rot, pole, t):
-    """The Earth's hard limb (rays grazing WGS84) in pixels at the middle knot; NaN where off the frame."""
+def limb_pixels(camera, pos_km, R_icrs_to_cam, pole, n=2048):
+    """The Earth's hard limb (rays grazing WGS84) seen from pos_km (GCRS) in pixels (x, y [n]); NaN off the frame."""
     from ..camera.projection import project_camera_points
     from ..earth.limb import limb_directions
 
-    k = t.size // 2
-    d = limb_directions(pos[k], pole, 0.0, n=2048)
-    x, y = project_camera_points(camera, d @ rot[k].T)
+    d = limb_directions(pos_km, pole, 0.0, n=n)
+    x, y = project_camera_points(camera, d @ np.asarray(R_icrs_to_cam).T)
     off = ~((x >= -0.5) & (x <= camera.width - 0.5) & (y >= -0.5) & (y <= camera.height - 0.5))
-    x, y = np.where(off, np.nan, x), np.where(off, np.nan, y)
+    return np.where(off, np.nan, x), np.where(off, np.nan, y)
+
+
+def limb_curve(camera, pos, rot, pole, t):
+    """The hard limb in pixels at the middle knot: (x, y [2048], its time t s)."""
+    k = t.size // 2
+    x, y = limb_pixels(camera, pos[k], rot[k], pole)
     return x, y, float(t[k])
+
+
+def frame_limb_curves(camera, observer, frame_start, frame_stop, pole):
+    """The hard limb at each frame's middle (a burst's horizon moves from frame to frame): (x, y [F, 2048] px,
+    NaN off the frame, t [F] s)."""
+    middles = 0.5 * (np.asarray(frame_start, dtype=np.float64) + np.asarray(frame_stop, dtype=np.float64))
+    pos, _, rot, _, _ = observer.states(middles)
+    curves = [limb_pixels(camera, pos[f], rot[f], pole) for f in range(middles.size)]
+    return (np.array([c[0] for c in curves]).reshape(middles.size, -1),
+            np.array([c[1] for c in curves]).reshape(middles.size, -1), middles)
