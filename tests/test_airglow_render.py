@@ -149,6 +149,12 @@ def test_airglow_frames_in_the_product(tmp_path):
         green = g["OI_557.7_nm"]
         assert green["frame_peak_x"].shape == (1, green["peak_x"].shape[0])
         assert green["frame_peak_y"].attrs["units"] == "pixel"
+        n, motion = g["time_samples"][0], g["band_motion_sigma"][0]
+    # startrail info names them
+    from simulator.io.summary import summarize
+
+    assert (f"airglow      {len(result.airglow)} layers, {n} time nodes per frame (band motion up to {motion:.2f} sigma)"
+            in summarize(path))
 
 
 def test_airglow_sweeping_too_far_is_capped_with_a_warning():

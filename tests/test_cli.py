@@ -37,6 +37,7 @@ def test_render_info_preview_end_to_end(tmp_path, capsys, small_scenario_file):
     code, stdout, _ = run_cli(capsys, "info", out)
     assert code == 0
     assert "brightest trails" in stdout and "LVLH mount az 0.00° el 0.00°" in stdout
+    assert "limb         atmosphere" in stdout and "airglow" not in stdout
     png2 = tmp_path / "p2.png"
     code, _, _ = run_cli(capsys, "preview", out, "-o", png2, "--width", 160)
     assert code == 0 and Image.open(png2).size == (160, 107)

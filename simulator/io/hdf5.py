@@ -26,6 +26,8 @@ FORMAT_VERSION = "1.4"
 # (one row per flash) when the scenario's [earth] asks for them
 # 1.3 (only adds): /truth/city_lights/cloud_transmission and the attrs cloud_cover, cloud_transmission,
 # cloud_scale_km ([earth] cloud_cover, earth/clouds.py)
+# 1.4 (only adds): /truth/airglow/time_samples, band_motion_sigma [F] (the airglow integrated over each frame's
+# time) and <layer>/frame_peak_x, frame_peak_y [F, n]; /truth/limb/frame_x, frame_y [F, n], frame_t [F]
 
 
 def open_product(path, field: str = "PRODUCT") -> h5py.File:

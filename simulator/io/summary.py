@@ -37,6 +37,7 @@ def summarize(path, n_brightest: int = 10) -> str:
             lines.append(f"  moon         V {float(mg['vmag'][...].mean()):+.2f}, "
                          f"{100 * float(mg['illuminated_fraction'][...].mean()):.0f}% lit, "
                          f"radius {float(mg['radius_px'][...].mean()):.1f} px")
+        lines += _earth_lines(f)
         names = star_names()
         order = np.argsort(-electrons)[:n_brightest]
         if order.size:
@@ -49,3 +50,35 @@ def summarize(path, n_brightest: int = 10) -> str:
                 lines.append(f"  {hip[j]:>7d}  {names.get(int(hip[j]), ''):<15s} {vmag[j]:5.2f}  {electrons[j]:12.4g}  "
                              f"{100 * frac:5.1f}%")
     return "\n".join(lines)
+
+
+def _earth_lines(f) -> list[str]:
+    """The Earth at night in a product: limb model and setting stars, airglow, city lights, lightning."""
+    lines = []
+    limb = f["render"].attrs.get("limb")
+    if limb is not None:
+        text = f"  limb         {limb}"
+        if "truth/stars/limb_knots" in f:
+            text += f", {f['truth/stars/limb_knots/star'].shape[0]} shown stars setting through the air"
+        lines.append(text)
+    if "truth/airglow" in f:
+        ag = f["truth/airglow"]
+        layers = [k for k in ag if isinstance(ag[k], type(ag))]
+        text = f"  airglow      {len(layers)} layers"
+        if "time_samples" in ag:
+            nodes, motion = ag["time_samples"][...], ag["band_motion_sigma"][...]
+            text += (f", {int(nodes.min())}-{int(nodes.max())} time nodes per frame (band motion up to "
+                     f"{float(motion.max()):.2f} sigma)" if nodes.min() != nodes.max() else
+                     f", {int(nodes[0])} time node{'s' if nodes[0] > 1 else ''} per frame (band motion up to "
+                     f"{float(motion.max()):.2f} sigma)")
+        lines.append(text)
+    if "truth/city_lights" in f:
+        cl = f["truth/city_lights"]
+        lines.append(f"  city lights  {cl['lat_deg'].shape[0]} lit cells seen, "
+                     f"{float(np.sum(cl['electrons'][...])):.4g} e-")
+    if "truth/lightning" in f:
+        lt = f["truth/lightning"]
+        visible = lt["visible"][...]
+        lines.append(f"  lightning    {visible.size} flashes drawn, {int(np.sum(visible))} in the frame, "
+                     f"{float(np.sum(lt['electrons'][...])):.4g} e-")
+    return lines
