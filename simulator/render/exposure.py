@@ -91,7 +91,7 @@ class ExposureResult:
     solar_system: dict | None = None  # planets and the Moon in the frame (see _solar_system)
     limb: dict | None = None  # limb = "atmosphere": transmission and refraction per star and knot (limb_truth)
     airglow: dict | None = None  # the layers and the image curve of each layer's peak
-    # per frame: time_samples [F] (layer images averaged over the frame), band_motion_sigma [F] (AirglowLayer)
+    # per frame: time_samples [F] (layer images integrated over the frame), band_motion_sigma [F] (AirglowLayer)
     airglow_frames: dict | None = None
     limb_curve: tuple | None = None  # (x, y) of the WGS84 horizon in the image at mid-exposure
     frame_limb_curves: tuple | None = None  # (x, y [F, n], t [F]): the horizon at each frame's middle
