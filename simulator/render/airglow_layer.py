@@ -29,7 +29,7 @@ SINGLE_IMAGE_MOTION_SIGMA = 0.2
 # the motion is measured on a grid of at most this many pixels per side, at this many equal steps of the frame
 MOTION_GRID = 65
 MOTION_STEPS = 8
-# at most this many layer images per frame (a D3S frame: one 0.5 s, three 0.8 s in one pass); more are asked for
+# at most this many layer images per frame (a D3S frame: one 0.45 s, three 0.65 s in one pass); more are asked for
 # only by long frames in inertial hold, where the band sweeps across the image (a warning names the shortfall)
 MAX_SAMPLES = 64
 
