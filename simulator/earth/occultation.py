@@ -121,45 +121,71 @@ def tangent_altitudes(pos, directions, exact_near=0.0, margin=1e300):
     return out
 
 
+@njit(cache=True, inline="always")
+def _count_intervals(h_row, altitude_km):
+    """How many visible intervals a source's tangent altitudes at the knots (h_row [K], km) give: one per rise
+    above altitude_km, and one if it starts above."""
+    up = h_row[0] > altitude_km
+    c = 1 if up else 0
+    for k in range(h_row.shape[0] - 1):
+        up_next = h_row[k + 1] > altitude_km
+        if up_next and not up:
+            c += 1
+        up = up_next
+    return c
+
+
+@njit(cache=True, inline="always")
+def _fill_intervals(t, h_row, altitude_km, pos, vel, d, exact, starts, stops, m):
+    """Write a source's visible intervals (s) into starts, stops from slot m on; returns the next free slot.
+    Each crossing of altitude_km between two knots is solved on the Hermite orbit for the fixed direction d
+    (exact: _crossing_time), or else placed by linear interpolation of h_row."""
+    k_n = t.shape[0]
+    up = h_row[0] > altitude_km
+    t_open = t[0]
+    for k in range(k_n - 1):
+        up_next = h_row[k + 1] > altitude_km
+        if up_next != up:
+            if exact:
+                tc = _crossing_time(t[k], t[k + 1], pos, vel, k, d, altitude_km)
+            else:
+                a, b = h_row[k] - altitude_km, h_row[k + 1] - altitude_km
+                tc = t[k] + (t[k + 1] - t[k]) * a / (a - b)
+            if up:
+                starts[m] = t_open
+                stops[m] = tc
+                m += 1
+            else:
+                t_open = tc
+            up = up_next
+    if up:
+        starts[m] = t_open
+        stops[m] = t[k_n - 1]
+        m += 1
+    return m
+
+
 @njit(parallel=True, cache=True)
-def _intervals(t, pos, vel, directions, h_tan, altitude_km):
-    """Visible (un-occulted) time intervals per star as CSR arrays (stars in parallel: each one's intervals are
-    counted from the signs at the knots, then solved into its own slots)."""
-    n, k_n = h_tan.shape
+def _intervals_csr(t, pos, vel, directions, h_tan, altitude_km, exact):
+    """Visible (un-occulted) time intervals per source as CSR arrays (sources in parallel: each one's intervals
+    are counted from the signs at the knots, then solved into its own slots). directions [N, 3] (fixed; unused
+    unless exact)."""
+    n = h_tan.shape[0]
     counts = np.zeros(n, dtype=np.int64)
     for j in prange(n):
-        up = h_tan[j, 0] > altitude_km
-        c = 0
-        for k in range(k_n - 1):
-            up_next = h_tan[j, k + 1] > altitude_km
-            if up_next and not up:
-                c += 1
-            up = up_next
-        counts[j] = c + (1 if h_tan[j, 0] > altitude_km else 0)
+        counts[j] = _count_intervals(h_tan[j], altitude_km)
     ptr = np.zeros(n + 1, dtype=np.int64)
     ptr[1:] = np.cumsum(counts)
     starts = np.empty(ptr[n])
     stops = np.empty(ptr[n])
     for j in prange(n):
-        d = directions[j]
-        m = ptr[j]
-        up = h_tan[j, 0] > altitude_km
-        t_open = t[0]
-        for k in range(k_n - 1):
-            up_next = h_tan[j, k + 1] > altitude_km
-            if up_next != up:
-                tc = _crossing_time(t[k], t[k + 1], pos, vel, k, d, altitude_km)
-                if up:
-                    starts[m] = t_open
-                    stops[m] = tc
-                    m += 1
-                else:
-                    t_open = tc
-                up = up_next
-        if up:
-            starts[m] = t_open
-            stops[m] = t[k_n - 1]
+        _fill_intervals(t, h_tan[j], altitude_km, pos, vel, directions[j], exact, starts, stops, ptr[j])
     return ptr, starts, stops
+
+
+def _intervals(t, pos, vel, directions, h_tan, altitude_km):
+    """Un-occulted intervals of fixed directions [N, 3], each crossing solved on the orbit (CSR)."""
+    return _intervals_csr(t, pos, vel, directions, h_tan, altitude_km, True)
 
 
 def visibility_intervals(t, pos_gcrs_km, vel_gcrs_km_s, directions_gcrs, pole_gcrs, altitude_km, exact_near=None,
@@ -198,7 +224,6 @@ def unocculted_at_knots(t, iv_ptr, iv_start, iv_stop):
     return out
 
 
-@njit(cache=True)
 def _moving_intervals(t, h_tan, altitude_km):
     """Visible intervals per source from tangent altitudes [M, K] of moving directions.
 
@@ -206,32 +231,9 @@ def _moving_intervals(t, h_tan, altitude_km):
     smoothly (~2.6 km/s at the limb): with 2 s knots the times agree with the exact bisection of
     :func:`visibility_intervals` to 2 ms (tests/test_solar_system_render.py).
     """
-    m_n, k_n = h_tan.shape
-    ptr = np.zeros(m_n + 1, dtype=np.int64)
-    starts = np.empty(m_n * k_n + 1)
-    stops = np.empty(m_n * k_n + 1)
-    m = 0
-    for j in range(m_n):
-        up = h_tan[j, 0] > altitude_km
-        t_open = t[0]
-        for k in range(k_n - 1):
-            up_next = h_tan[j, k + 1] > altitude_km
-            if up_next != up:
-                a, b = h_tan[j, k] - altitude_km, h_tan[j, k + 1] - altitude_km
-                tc = t[k] + (t[k + 1] - t[k]) * a / (a - b)
-                if up:
-                    starts[m] = t_open
-                    stops[m] = tc
-                    m += 1
-                else:
-                    t_open = tc
-                up = up_next
-        if up:
-            starts[m] = t_open
-            stops[m] = t[k_n - 1]
-            m += 1
-        ptr[j + 1] = m
-    return ptr, starts[:m].copy(), stops[:m].copy()
+    none = np.zeros((h_tan.shape[0], 3))  # (no fixed directions: the crossings are interpolated)
+    return _intervals_csr(t, np.zeros((1, 3)), np.zeros((1, 3)), none, np.ascontiguousarray(h_tan), altitude_km,
+                          False)
 
 
 @njit(parallel=True, cache=True)
