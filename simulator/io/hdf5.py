@@ -296,7 +296,9 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
             if result.airglow:
                 ag = tr.create_group("airglow")
                 ag.attrs["description"] = ("image curves where each layer's peak altitude is the rays' tangent "
-                                           "altitude, at mid-exposure (earth/airglow.py)")
+                                           "altitude, at mid-exposure and at each frame's middle; the time "
+                                           "quadrature of each frame's airglow (earth/airglow.py, "
+                                           "render/airglow_layer.py)")
                 for name, layer in result.airglow.items():
                     g = ag.create_group(name.replace("/", "_").replace(" ", "_"))
                     _put(g, "peak_x", layer["peak_x"], "pixel", "column of the peak-altitude curve (NaN off frame)")
@@ -309,7 +311,7 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
                                    zenith_rayleigh=layer["zenith_rayleigh"])
                 if result.airglow_frames is not None:
                     _put(ag, "time_samples", result.airglow_frames["time_samples"], "1",
-                         "layer images averaged over each frame (at the midpoints of equal parts of it)")
+                         "layer images each frame's airglow integrates (Gauss-Legendre nodes in time)")
                     _put(ag, "band_motion_sigma", result.airglow_frames["band_motion_sigma"], "1",
                          "largest path of a pixel's tangent altitude during each frame, in the width (sigma) of "
                          "the layer whose band or hard limb it crossed")
