@@ -736,7 +736,9 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     [H, W, C] array to add the result to (and return) instead of allocating one (a full D3S frame is 290 MB).
     Several states at once: R_icrs_to_cam [J, 3, 3] and observer_pos_gcrs_km [J, 3] with time_weights [J] give
     Σ_j time_weights[j] × (the image of state j) in one pass (e.g. a frame's quadrature in time: weights in s),
-    sharing each pixel's ray, solid angle and vignetting; the cells' tests then hold for that sum.
+    sharing each pixel's ray, solid angle and vignetting. The middle state's tangent variables, ratios and cell
+    tests serve the others, so the states must be close: the layers' bands may move at most a few widths between
+    them (render/airglow_layer.py groups a frame's nodes by GROUP_MOTION_SIGMA).
 
         pixel value = Σ_layers Z_l · C_l(ray) · 10¹⁰/(4π) · Ω_pixel · A · response_l,c · vignetting
 
