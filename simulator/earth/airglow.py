@@ -73,6 +73,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from ..thread_order import round_robin
 from .ellipsoid import WGS84_A_KM, WGS84_B_KM, WGS84_E2, pole_frame
 from .occultation import tangent_altitude
 
@@ -628,14 +629,6 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
     return out
 
 
-def _interleaved(n: int) -> np.ndarray:
-    """Permutation of range(n) whose contiguous chunks (as prange deals them to T threads) hold every T-th row."""
-    import numba
-
-    rows = np.arange(n)
-    return np.lexsort((rows, rows % numba.get_num_threads())).astype(np.int64)
-
-
 @njit(cache=True)
 def _solid_angles(xn, yn, dist, inv_fxfy):
     out = np.empty(xn.shape[0])
@@ -823,7 +816,7 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, _GL_X, _GL_W, _BREAKS_SIGMA,
                   np.asarray(camera.dist_coeffs, dtype=np.float64), 1.0 / (camera.fx * camera.fy),
                   vig_p, vig_m, camera.cx, camera.cy, 1.0 / (camera.cx**2 + camera.cy**2), rtol, atol,
-                  tab, sky_dv, n_sky, gnd_dv, n_gnd, out, n_exact, cell_mode, _interleaved(len(ys)))
+                  tab, sky_dv, n_sky, gnd_dv, n_gnd, out, n_exact, cell_mode, round_robin(len(ys)))
     if return_stats:
         return out, dict(exact_evaluations=int(n_exact.sum()), geometries=len(geoms), grid_nodes=int(xn_g.size),
                          exact_cells=cell_mode)
@@ -849,11 +842,17 @@ def pixel_tangent_altitudes(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gc
     from ..camera.projection import pixel_to_camera_ray
 
     x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    rays = pixel_to_camera_ray(camera, x.ravel(), y.ravel())  # camera frame, unit (NaN where invalid)
+    return camera_ray_tangent_altitudes(rays, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs).reshape(x.shape)
+
+
+def camera_ray_tangent_altitudes(rays_cam, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs) -> np.ndarray:
+    """pixel_tangent_altitudes of camera-frame unit rays [N, 3] (pixel_to_camera_ray's, computed once where the
+    same pixels are asked at many times)."""
     rot = pole_frame(np.asarray(pole_gcrs, dtype=np.float64))
     o = np.ascontiguousarray(rot @ np.asarray(observer_pos_gcrs_km, dtype=np.float64))
-    rays = pixel_to_camera_ray(camera, x.ravel(), y.ravel())  # camera frame, unit (NaN where invalid)
-    dirs = rays @ (rot @ np.asarray(R_icrs_to_cam, dtype=np.float64).T).T  # camera -> pole frame
-    return _ray_tangent_altitudes(o, np.ascontiguousarray(dirs)).reshape(x.shape)
+    dirs = rays_cam @ (rot @ np.asarray(R_icrs_to_cam, dtype=np.float64).T).T  # camera -> pole frame
+    return _ray_tangent_altitudes(o, np.ascontiguousarray(dirs))
 
 
 def peak_tangent_altitude_directions(observer_pos_gcrs_km, pole_gcrs, altitude_km: float,

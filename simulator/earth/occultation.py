@@ -183,11 +183,6 @@ def _intervals_csr(t, pos, vel, directions, h_tan, altitude_km, exact):
     return ptr, starts, stops
 
 
-def _intervals(t, pos, vel, directions, h_tan, altitude_km):
-    """Un-occulted intervals of fixed directions [N, 3], each crossing solved on the orbit (CSR)."""
-    return _intervals_csr(t, pos, vel, directions, h_tan, altitude_km, True)
-
-
 def visibility_intervals(t, pos_gcrs_km, vel_gcrs_km_s, directions_gcrs, pole_gcrs, altitude_km, exact_near=None,
                          margin=EXACT_MARGIN_KM):
     """Un-occulted intervals of each star during the knots' span.
@@ -206,8 +201,9 @@ def visibility_intervals(t, pos_gcrs_km, vel_gcrs_km_s, directions_gcrs, pole_gc
     vel = np.ascontiguousarray(vel_gcrs_km_s @ rot.T)
     dirs = np.ascontiguousarray(directions_gcrs @ rot.T)
     h_tan = tangent_altitudes(pos, dirs, exact_near, float(margin))
-    ptr, starts, stops = _intervals(np.ascontiguousarray(t, dtype=np.float64), pos, vel, dirs, h_tan,
-                                    float(altitude_km))
+    # (each crossing solved on the orbit for the star's fixed direction)
+    ptr, starts, stops = _intervals_csr(np.ascontiguousarray(t, dtype=np.float64), pos, vel, dirs, h_tan,
+                                        float(altitude_km), True)
     return ptr, starts, stops, h_tan
 
 

@@ -56,9 +56,10 @@ class AirglowLayer:
     """
 
     def __init__(self, scenario, observer, t, pos, rot, pole):
+        from ..camera.projection import pixel_to_camera_ray
         from ..earth.airglow import DEFAULT_LAYERS
 
-        self.camera = scenario.camera
+        self.camera = cam = scenario.camera
         self.observer = observer
         self.t, self.pos, self.rot, self.pole = t, pos, rot, pole
         self.layers = DEFAULT_LAYERS
@@ -69,20 +70,21 @@ class AirglowLayer:
         self.sigmas_km = np.array([sig for _, sig in geoms])
         self.frame_samples: list[int] = []  # layer images integrated in each frame
         self.frame_motion: list[float] = []  # each frame's largest motion of a band, in its layer's σ
-        self.frame_middles: list[float] = []  # s from the exposure's start
+        # the camera rays of the grid of pixels on which the bands' motion is measured (motion_sigmas)
+        gx, gy = np.meshgrid(np.linspace(0.0, cam.width - 1.0, min(MOTION_GRID, cam.width)),
+                             np.linspace(0.0, cam.height - 1.0, min(MOTION_GRID, cam.height)))
+        self.motion_rays = pixel_to_camera_ray(cam, gx.ravel(), gy.ravel())
 
     def motion_sigmas(self, t0: float, t1: float) -> float:
         """How far the layers' bands move during [t0, t1] s, in their widths: the largest path of a pixel's
         tangent altitude (summed over MOTION_STEPS equal steps) over the σ of each layer geometry whose range it
         is in at some step, on a grid of at most MOTION_GRID² pixels over the frame."""
-        from ..earth.airglow import pixel_tangent_altitudes
+        from ..earth.airglow import camera_ray_tangent_altitudes
 
-        cam = self.camera
-        gx, gy = np.meshgrid(np.linspace(0.0, cam.width - 1.0, min(MOTION_GRID, cam.width)),
-                             np.linspace(0.0, cam.height - 1.0, min(MOTION_GRID, cam.height)))
         times = np.linspace(t0, t1, MOTION_STEPS + 1)
         pos, _, rot, _, _ = self.observer.states(times)
-        h = np.stack([pixel_tangent_altitudes(cam, rot[i], pos[i], self.pole, gx, gy) for i in range(times.size)])
+        h = np.stack([camera_ray_tangent_altitudes(self.motion_rays, rot[i], pos[i], self.pole)
+                      for i in range(times.size)])
         path = np.nansum(np.abs(np.diff(h, axis=0)), axis=0)
         worst = 0.0
         for (lo, hi), sig in zip(self.ranges_km, self.sigmas_km):
@@ -109,7 +111,6 @@ class AirglowLayer:
         layer images at the frame's quadrature nodes (time_nodes), each times its weight (s)."""
         from ..earth.airglow import airglow_image
 
-        self.frame_middles.append(0.5 * (t0 + t1))
         times, weights = time_nodes(t0, t1, self.samples(t0, t1))
         pos, _, rot, _, _ = self.observer.states(times)
         # the nodes in one pass each group (each pixel's ray and solid angle once per group): groups of equal time
@@ -130,25 +131,24 @@ class AirglowLayer:
         return dict(time_samples=np.array(self.frame_samples, dtype=np.int64),
                     band_motion_sigma=np.array(self.frame_motion))
 
-    def truth(self):
+    def truth(self, frame_pos, frame_rot):
         """Per layer: its peak-altitude curve in the image at the middle knot (peak_x, peak_y [n]) and at each
-        rendered frame's middle (frame_peak_x, frame_peak_y [F, n]: the band moves between frames), px, NaN off
-        the frame; and its figures."""
+        frame's middle (frame_peak_x, frame_peak_y [F, n]: the band moves between frames; frame_pos [F, 3] km,
+        frame_rot [F, 3, 3] the states there), px, NaN off the frame; and its figures."""
         from ..earth.airglow import peak_tangent_altitude_curve
 
         k = self.t.size // 2
-        middles = np.array(self.frame_middles)
-        pos_f, _, rot_f, _, _ = self.observer.states(middles) if middles.size else (None,) * 5
+        n_frames = len(frame_pos)
         out = {}
         curves = {}  # several layers (the OH bands) share a peak altitude: one set of curves each
         for layer in self.layers:
             h = layer.peak_altitude_km
             if h not in curves:
                 mid = peak_tangent_altitude_curve(self.camera, self.rot[k], self.pos[k], self.pole, h)
-                frames = [peak_tangent_altitude_curve(self.camera, rot_f[f], pos_f[f], self.pole, h)
-                          for f in range(middles.size)]
-                curves[h] = mid, (np.array([c[0] for c in frames]).reshape(middles.size, -1),
-                                  np.array([c[1] for c in frames]).reshape(middles.size, -1))
+                frames = [peak_tangent_altitude_curve(self.camera, frame_rot[f], frame_pos[f], self.pole, h)
+                          for f in range(n_frames)]
+                curves[h] = mid, (np.array([c[0] for c in frames]).reshape(n_frames, -1),
+                                  np.array([c[1] for c in frames]).reshape(n_frames, -1))
             (x, y), (fx, fy) = curves[h]
             out[layer.name] = dict(peak_x=x, peak_y=y, frame_peak_x=fx, frame_peak_y=fy, peak_altitude_km=h,
                                    fwhm_km=layer.fwhm_km, zenith_rayleigh=layer.zenith_rayleigh)

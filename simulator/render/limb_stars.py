@@ -905,11 +905,10 @@ def limb_curve(camera, pos, rot, pole, t):
     return x, y, float(t[k])
 
 
-def frame_limb_curves(camera, observer, frame_start, frame_stop, pole):
-    """The hard limb at each frame's middle (a burst's horizon moves from frame to frame): (x, y [F, 2048] px,
-    NaN off the frame, t [F] s)."""
-    middles = 0.5 * (np.asarray(frame_start, dtype=np.float64) + np.asarray(frame_stop, dtype=np.float64))
-    pos, _, rot, _, _ = observer.states(middles)
-    curves = [limb_pixels(camera, pos[f], rot[f], pole) for f in range(middles.size)]
-    return (np.array([c[0] for c in curves]).reshape(middles.size, -1),
-            np.array([c[1] for c in curves]).reshape(middles.size, -1), middles)
+def frame_limb_curves(camera, frame_pos, frame_rot, pole, frame_middles):
+    """The hard limb at each frame's middle (a burst's horizon moves from frame to frame; frame_pos [F, 3] km,
+    frame_rot [F, 3, 3] the states at frame_middles [F] s): (x, y [F, 2048] px, NaN off the frame, t [F] s)."""
+    n_frames = len(frame_middles)
+    curves = [limb_pixels(camera, frame_pos[f], frame_rot[f], pole) for f in range(n_frames)]
+    return (np.array([c[0] for c in curves]).reshape(n_frames, -1),
+            np.array([c[1] for c in curves]).reshape(n_frames, -1), np.asarray(frame_middles, dtype=np.float64))

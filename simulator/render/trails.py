@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
+from ..thread_order import round_robin
 from .runs import build_runs, chord_curvatures
 from .trail_kernel import (PROFILE_TABLE_COARSE_STEP, PROFILE_TABLE_FINE_STEP, PROFILE_TABLE_TOL,
                            fill_profile_tables, render_runs, table_layouts)
@@ -137,13 +137,6 @@ def profile_tables(run_first, run_last, run_cuts, exact, vs, vlam0, vlam1, vsig,
     return tab_start, meta, table
 
 
-def band_order(n_bands: int, n_threads: int | None = None) -> np.ndarray:
-    """Permutation that deals bands round-robin to threads: thread i gets bands i, i+T, i+2T, ..."""
-    n_threads = n_threads or numba.get_num_threads()
-    bands = np.arange(n_bands)
-    return np.lexsort((bands, bands % n_threads)).astype(np.int64)
-
-
 def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px, extent_sigma=5.0,
                   block_stars=4096, progress=None, channel_weights=None, illumination=None,
                   psf_field_growth=0.0, field_centre=(0.0, 0.0), field_radius=1.0, out=None) -> TrailRender:
@@ -197,7 +190,7 @@ def render_trails(shape, t, x, y, rate, iv_ptr, iv_start, iv_stop, psf_sigma_px,
         entry = np.zeros(bpieces.size)
         exact = exact_runs(vlam0, vlam1, first)
         vsig = _chord_sigmas(vx, vy, psf_sigma_px, psf_field_growth, field_centre, field_radius)
-        updates += int(render_runs(image, edges, bptr, bpieces, band_order(edges.size - 1), piece_run,
+        updates += int(render_runs(image, edges, bptr, bpieces, round_robin(edges.size - 1), piece_run,
                                    piece_lo, piece_hi, first, last, axis, cuts,
                                    np.ascontiguousarray(weights[lo + star]), exact,
                                    vx, vy, vs, vlam0, vlam1, chord_curvatures(vx, vy, vs, first, last), vsig,
