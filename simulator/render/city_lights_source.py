@@ -198,7 +198,7 @@ class CityLightsSource:
         w_per_rad = radiance * 1e-5  # nW cm^-2 sr^-1 -> W m^-2 sr^-1
         solid = camera.aperture_area_m2 / (REFERENCE_DISTANCE_KM * 1e3) ** 2
         rate_ref = (w_per_rad * area_m2 * solid)[:, None] * k0[None, :]  # [M, C] e-/s
-        vignetting = np.nan_to_num(camera.relative_illumination(g["x"], g["y"]), nan=0.0)
+        vignetting = np.nan_to_num(camera.relative_illumination(g["x"], g["y"]), nan=0.0, copy=False)
         illumination = cos_e * (REFERENCE_DISTANCE_KM / g["dist"]) ** 2 * transmission * vignetting
         # each channel's share of the light at each knot (the slant path reddens it): the pieces' colours
         total = k_all.sum(axis=-1, keepdims=True)

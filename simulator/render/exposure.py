@@ -227,7 +227,8 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     frame_shape = shape + ((n_ch,) if n_ch > 1 else ())
     frames = np.empty((len(windows),) + frame_shape, np.float32) if spec.save_frames else None
     vignetted = camera.vignetting_cos_power != 0.0 or camera.vignetting_mechanical != 0.0
-    illumination = np.nan_to_num(camera.relative_illumination(x_r, y_r), nan=0.0) if vignetted else None
+    # (relative_illumination's array is fresh: NaN -> 0 in place, no second [N, K] array)
+    illumination = np.nan_to_num(camera.relative_illumination(x_r, y_r), nan=0.0, copy=False) if vignetted else None
     per_frame = np.zeros((rate_all.size, len(windows)))
     per_channel = np.zeros((rate_all.size, n_ch))  # electrons per source and channel, all frames
     if limb is not None:

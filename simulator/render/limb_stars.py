@@ -626,7 +626,7 @@ def window_sources(limb, b, rate, vignetting=None):
         xs, ys, tr = _gather_knots(limb["kv"], k, np.array([b, nb + b, 2 * nb + b], dtype=np.int64))
         _lit_positions(xs, ys, tr)
         if vignetting is not None:
-            tr = tr * np.nan_to_num(vignetting(xs, ys), nan=0.0)
+            tr *= np.nan_to_num(vignetting(xs, ys), nan=0.0, copy=False)
         yield rng, t, xs, ys, rate[limb["range_row"][rng]], tr
 
 
