@@ -15,6 +15,7 @@ import numpy as np
 from .. import __version__
 from ..errors import ScenarioError
 from .atomic import atomic_path
+from .chunked import create_compressed
 
 FORMAT = "startrail-exposure"
 FORMAT_VERSION = "1.4"
@@ -44,10 +45,10 @@ def open_product(path, field: str = "PRODUCT") -> h5py.File:
 
 def _put(group, name, data, units, description=None, compress=True):
     data = np.asarray(data)
-    kwargs = {}
     if compress and data.size > 64:
-        kwargs = dict(compression="gzip", compression_opts=1, shuffle=True, chunks=True)
-    ds = group.create_dataset(name, data=data, **kwargs)
+        ds = create_compressed(group, name, data)
+    else:
+        ds = group.create_dataset(name, data=data)
     ds.attrs["units"] = units
     if description:
         ds.attrs["description"] = description
@@ -122,7 +123,7 @@ def _write_sensor(f, sensor: dict, cam) -> None:
     img = f["image"]
     raw = sensor["raw"]
     chunks = (min(256, cam.height), min(256, cam.width))
-    ds = img.create_dataset("raw", data=raw, compression="gzip", compression_opts=1, shuffle=True, chunks=chunks)
+    ds = create_compressed(img, "raw", raw, chunks=chunks)
     ds.attrs["units"] = "adu"
     ds.attrs["description"] = (f"raw digital numbers ({spec.bayer or 'mono'} mosaic) with noise; a burst: the "
                                f"{sensor['stack']} stack of its raw frames (uint16 single/lighten, float32 mean, "
@@ -131,13 +132,11 @@ def _write_sensor(f, sensor: dict, cam) -> None:
                          gain_e_per_dn=spec.gain_e_per_dn, bayer_pattern=spec.bayer or "none",
                          stack=sensor["stack"]))
     if sensor["raw_frames"] is not None:
-        fr = img.create_dataset("raw_frames", data=sensor["raw_frames"], compression="gzip", compression_opts=1,
-                                shuffle=True, chunks=(1,) + chunks)
+        fr = create_compressed(img, "raw_frames", sensor["raw_frames"], chunks=(1,) + chunks)
         fr.attrs["units"] = "adu"
         fr.attrs["description"] = "raw digital numbers of every frame, [frame, row, col]"
     if sensor["rgb"] is not None:
-        ds = img.create_dataset("rgb", data=sensor["rgb"].astype(np.float32), compression="gzip",
-                                compression_opts=1, shuffle=True, chunks=chunks + (3,))
+        ds = create_compressed(img, "rgb", sensor["rgb"].astype(np.float32), chunks=chunks + (3,))
         ds.attrs["units"] = "adu"
         ds.attrs["description"] = "bilinear demosaic of /image/raw, above the black level, [row, col, RGB]"
     g = f["truth"].create_group("sensor")
@@ -203,16 +202,14 @@ def write_product(path, scenario, result, overwrite: bool = False) -> None:
 
             img = f.create_group("image")
             chunks = (min(256, cam.height), min(256, cam.width)) + result.signal.shape[2:]
-            ds = img.create_dataset("signal", data=result.signal, compression="gzip", compression_opts=1,
-                                    shuffle=True, chunks=chunks)
+            ds = create_compressed(img, "signal", result.signal, chunks=chunks)
             ds.attrs["units"] = "electron"
             ds.attrs["description"] = ("expected electrons per pixel over the exposure (a burst: the stack of its "
                                        "frames), noise free, [row, col]")
             ds.attrs["exposure_mode"] = scenario.exposure.mode if scenario.exposure else "single"
             ds.attrs["stack"] = result.stack
             if result.frames is not None:
-                fr = img.create_dataset("frames", data=result.frames, compression="gzip", compression_opts=1,
-                                        shuffle=True, chunks=(1,) + chunks)
+                fr = create_compressed(img, "frames", result.frames, chunks=(1,) + chunks)
                 fr.attrs["units"] = "electron"
                 fr.attrs["description"] = "expected electrons of every frame of the burst, [frame, row, col]"
 
