@@ -1,4 +1,4 @@
-"""Command line: ``startrail render | info | preview | windows``.
+"""Command line: ``startrail render | info | preview | check | windows``.
 
 User errors print one line ``startrail: error: FIELD: problem; fix`` and exit with status 2, leaving no
 partial output file behind.
@@ -44,6 +44,22 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .validate.check import run_checks
+
+    if args.samples < 1:
+        from .errors import ScenarioError
+        raise ScenarioError("--samples", f"{args.samples} is not a positive count", "give e.g. --samples 200")
+    checks = run_checks(args.product, samples=args.samples)
+    print(f"{args.product}: ground truth recomputed with independent tools (astropy, sgp4, scipy)")
+    for c in checks:
+        print(c.line())
+    failed = [c.name for c in checks if not c.passed]
+    if failed:
+        print(f"startrail: check failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_preview(args) -> int:
     from .io.preview import write_preview
 
@@ -82,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--overwrite", action="store_true")
     v.add_argument("--signal", action="store_true", help="show the noise-free signal, not the recorded raw image")
     v.set_defaults(func=cmd_preview)
+
+    c = sub.add_parser("check", help="recompute a product's ground truth with independent tools and compare "
+                                     "(exit status 1 if a check fails)")
+    c.add_argument("product", type=Path)
+    c.add_argument("--samples", type=int, default=200, help="entries compared per knot and kind, at most")
+    c.set_defaults(func=cmd_check)
 
     from .orbit.eclipse import add_windows_parser
 

@@ -1,0 +1,76 @@
+"""``startrail check``: the independent recomputation of a product's truth (simulator/validate/) passes on what
+the renderer writes and fails on truth moved by a fraction of its tolerance's size beyond it."""
+from __future__ import annotations
+
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from simulator.cli import main
+from simulator.config import parse_scenario
+from simulator.io.hdf5 import write_product
+from simulator.render.exposure import render_exposure
+from simulator.validate.check import run_checks
+
+from .conftest import small_scenario_text
+
+# the small Pettit-like frame with the Earth's point sources on (lightning and city lights near the limb;
+# Saturn and Mars are in this field; the atmosphere's refracted knots are left out of the star check)
+EARTH = '\n[earth]\nlimb = "atmosphere"\ncity_lights = true\nlightning = true\n'
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory):
+    scenario = parse_scenario(small_scenario_text(duration="120 s", mag_limit=4.0, extra=EARTH))
+    path = tmp_path_factory.mktemp("check") / "p.h5"
+    write_product(path, scenario, render_exposure(scenario))
+    return path
+
+
+def _by_name(checks):
+    return {c.name: c for c in checks}
+
+
+def test_every_check_passes_on_a_rendered_product(product, capsys):
+    checks = _by_name(run_checks(product))
+    for name in ("attitude", "observer pos", "observer vel", "stars", "planets", "city lights", "lightning"):
+        assert checks[name].compared > 0, f"{name}: nothing compared ({checks[name].note})"
+        assert checks[name].passed, checks[name].line()
+    # far inside the tolerances: the same models evaluated by different code
+    assert checks["stars"].max_error < 1e-4 and checks["observer pos"].max_error < 0.01
+    assert main(["check", str(product)]) == 0
+    assert "ok    stars" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("dataset,shift,failing", [
+    ("truth/stars/x", 0.02, "stars"),                      # 2x the 0.01 px tolerance
+    ("truth/observer_pos_gcrs_km", 0.003, "observer pos"),  # 3 m
+    ("truth/q_icrs_to_cam", 1e-7, "attitude"),             # the quaternion no longer the matrix's rotation
+    ("truth/city_lights/y", 0.1, "city lights"),
+    ("truth/lightning/x", 0.1, "lightning"),
+])
+def test_a_check_fails_when_its_truth_is_moved(product, tmp_path, capsys, dataset, shift, failing):
+    bad = tmp_path / "bad.h5"
+    shutil.copy(product, bad)
+    with h5py.File(bad, "r+") as f:
+        data = f[dataset][()]
+        if dataset.endswith("q_icrs_to_cam"):
+            data[:, 1] += shift
+            data /= np.linalg.norm(data, axis=1, keepdims=True)
+        else:
+            data += shift
+        f[dataset][...] = data
+    checks = _by_name(run_checks(bad))
+    assert not checks[failing].passed
+    assert [c.name for c in checks.values() if not c.passed] == [failing]
+    assert main(["check", str(bad)]) == 1
+    assert f"check failed: {failing}" in capsys.readouterr().err
+
+
+def test_bad_input_is_one_line_and_status_2(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "missing.h5")]) == 2
+    assert main(["check", str(tmp_path / "missing.h5"), "--samples", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("startrail: error:") for line in err)
