@@ -74,3 +74,16 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, capsys):
     assert main(["check", str(tmp_path / "missing.h5"), "--samples", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("startrail: error:") for line in err)
+
+
+def test_moon_check_on_a_product_pointed_at_the_moon(tmp_path):
+    """The Moon 14 deg above the limb on 2012-03-26 18:43 UTC (ISS in the Earth's shadow; found with astropy's
+    get_body from the TLE's orbit): an inertial frame centred on it has /truth/moon, and the check passes."""
+    text = small_scenario_text(duration="20 s", mag_limit=3.0,
+                               attitude='mode = "inertial"\nra = "48.48 deg"\ndec = "20.16 deg"')
+    scenario = parse_scenario(text.replace('start = "2012-03-25T01:15:00"', 'start = "2012-03-26T18:43:12"'))
+    path = tmp_path / "moon.h5"
+    write_product(path, scenario, render_exposure(scenario))
+    moon = _by_name(run_checks(path))["moon"]
+    assert moon.compared == 3 and moon.passed, moon.line()
+    assert moon.max_error < 1e-3
