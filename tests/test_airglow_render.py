@@ -27,7 +27,8 @@ def test_airglow_adds_the_layer_image_times_the_exposure():
     added = glow.signal.astype(np.float64) - plain.signal.astype(np.float64)
     k = glow.t.size // 2
     pole = earth_pole_gcrs(with_glow.start + glow.t[k] * u.s)
-    expected = airglow_image(with_glow.camera, glow.R_icrs_to_cam[k], glow.pos_km[k], pole)[:, :, 0] * 30.0
+    expected = airglow_image(with_glow.camera, glow.R_icrs_to_cam[k], glow.pos_km[k], pole,
+                             observer_vel_gcrs_km_s=glow.vel_km_s[k])[:, :, 0] * 30.0
     assert np.allclose(added, expected, rtol=1e-4, atol=1e-3 * expected.max())
     # in LVLH the band hardly moves in 30 s (0.07 of the green layer's width): one image at the frame's middle
     assert glow.airglow_frames["time_samples"].tolist() == [1]
@@ -53,10 +54,10 @@ def test_airglow_in_every_frame_of_a_burst():
     pole = earth_pole_gcrs(scenario.start + 0.5 * scenario.duration_s * u.s)
     middles = 0.5 * (glow.frame_start + glow.frame_stop)
     assert middles.tolist() == [5.0, 25.0, 45.0]
-    pos, _, rot, _, _ = Observer(scenario).states(middles)
+    pos, vel, rot, _, _ = Observer(scenario).states(middles)
     total = np.zeros(glow.signal.shape)
     for f in range(3):
-        expected = airglow_image(scenario.camera, rot[f], pos[f], pole)[:, :, 0] * 10.0
+        expected = airglow_image(scenario.camera, rot[f], pos[f], pole, observer_vel_gcrs_km_s=vel[f])[:, :, 0] * 10.0
         added = glow.frames[f].astype(np.float64) - plain.frames[f].astype(np.float64)
         assert np.allclose(added, expected, rtol=1e-4, atol=1e-3 * expected.max()), f"frame {f}"
         total += expected
@@ -66,7 +67,7 @@ def test_airglow_in_every_frame_of_a_burst():
 
     green = glow.airglow["OI 557.7 nm"]
     for f in range(3):
-        x, y = peak_tangent_altitude_curve(scenario.camera, rot[f], pos[f], pole, 97.0)
+        x, y = peak_tangent_altitude_curve(scenario.camera, rot[f], pos[f], pole, 97.0, observer_vel_gcrs_km_s=vel[f])
         np.testing.assert_allclose(green["frame_peak_x"][f], x, rtol=0, atol=1e-9)
         np.testing.assert_allclose(green["frame_peak_y"][f], y, rtol=0, atol=1e-9)
     stacked = glow.signal.astype(np.float64) - plain.signal.astype(np.float64)
@@ -98,8 +99,9 @@ def test_airglow_sweeping_in_inertial_hold_is_integrated_over_the_frame():
     pole = earth_pole_gcrs(scenario.start + 0.5 * duration * u.s)
 
     def integrated(times, weights):
-        pos, _, rot, _, _ = observer.states(times)
-        return sum(w * airglow_image(scenario.camera, rot[j], pos[j], pole)[:, :, 0] for j, w in enumerate(weights))
+        pos, vel, rot, _, _ = observer.states(times)
+        return sum(w * airglow_image(scenario.camera, rot[j], pos[j], pole, observer_vel_gcrs_km_s=vel[j])[:, :, 0]
+                   for j, w in enumerate(weights))
 
     x, w = np.polynomial.legendre.leggauss(24)
     reference = integrated(0.5 * duration * (x + 1.0), 0.5 * duration * w)
@@ -107,8 +109,9 @@ def test_airglow_sweeping_in_inertial_hold_is_integrated_over_the_frame():
     # the pixels the hard limb swept: their ray's tangent altitude crosses 0 during the frame
     gy, gx = np.mgrid[0:scenario.camera.height, 0:scenario.camera.width].astype(np.float64)
     times = np.linspace(0.0, duration, 33)
-    pos, _, rot, _, _ = observer.states(times)
-    h = np.stack([pixel_tangent_altitudes(scenario.camera, rot[j], pos[j], pole, gx, gy) for j in range(times.size)])
+    pos, vel, rot, _, _ = observer.states(times)
+    h = np.stack([pixel_tangent_altitudes(scenario.camera, rot[j], pos[j], pole, gx, gy, vel[j])
+                  for j in range(times.size)])
     swept = (np.nanmin(h, axis=0) < 0.0) & (np.nanmax(h, axis=0) > 0.0)
     assert 0.02 < swept.mean() < 0.5
 
@@ -180,15 +183,16 @@ def test_airglow_sweeping_many_widths_takes_its_nodes_in_groups():
     scenario = _inertial_limb_scenario(duration)
     observer = Observer(scenario)
     pole = earth_pole_gcrs(scenario.start + 0.5 * duration * u.s)
-    layer = AirglowLayer(scenario, observer, np.array([0.0, duration]), None, None, pole)
+    layer = AirglowLayer(scenario, observer, np.array([0.0, duration]), None, None, None, pole)
     image = np.zeros((scenario.camera.height, scenario.camera.width, 1))
     layer.add_electrons(image, 0, 0.0, duration)
     motion, n = layer.frame_motion[0], layer.frame_samples[0]
     assert 12.0 < motion < 20.0 and n == math.ceil(motion) + 1
     times, weights = time_nodes(0.0, duration, n)
-    pos, _, rot, _, _ = observer.states(times)
-    reference = sum(airglow_image(scenario.camera, rot[j], pos[j], pole, scale=weights[j]) for j in range(n))
+    pos, vel, rot, _, _ = observer.states(times)
+    reference = sum(airglow_image(scenario.camera, rot[j], pos[j], pole, scale=weights[j], observer_vel_gcrs_km_s=vel[j])
+                    for j in range(n))
     error = np.abs(image - reference) / reference.max()
     assert np.percentile(error, 99.9) < 1e-3 and np.mean(error > 2e-3) < 1e-3
-    one_pass = airglow_image(scenario.camera, rot, pos, pole, time_weights=weights)
+    one_pass = airglow_image(scenario.camera, rot, pos, pole, time_weights=weights, observer_vel_gcrs_km_s=vel)
     assert np.percentile(np.abs(one_pass - reference) / reference.max(), 99.9) > 1e-2

@@ -73,6 +73,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from ..sky.apparent import C_KM_S
 from ..thread_order import round_robin
 from .ellipsoid import WGS84_A_KM, WGS84_B_KM, WGS84_E2, pole_frame
 from .occultation import tangent_altitude
@@ -382,14 +383,18 @@ def _solid_angle_powered(xn, yn, k1, k2, p1, p2, k3, inv_fxfy, power):
 
 
 @njit(cache=True, inline="always")
-def _ray_dir(xn, yn, m, j):
-    """Unit pole-frame direction of the camera ray (xn, yn, 1) at node j; m[j]: camera -> pole-frame rotation
-    (indexed here: a view m[j] per pixel costs as much as the product)."""
+def _ray_dir(xn, yn, m, b, j):
+    """Unit pole-frame direction of the light that reaches the camera ray (xn, yn, 1) at node j; m[j]: camera ->
+    pole-frame rotation (indexed here: a view m[j] per pixel costs as much as the product); b[j]: the observer's
+    velocity over c (pole frame). The ray's apparent direction d is the light's d_g aberrated by the observer's
+    motion, d = d_g + β − (d_g·β) d_g to first order, so d_g = d − β + (d·β) d (unit to O(β²) = 7e-10 at the
+    ISS's 7.7 km/s; the relativistic terms of sky.apparent.aberrate are of the same order)."""
     inv = 1.0 / math.sqrt(xn * xn + yn * yn + 1.0)
     dx = (m[j, 0, 0] * xn + m[j, 0, 1] * yn + m[j, 0, 2]) * inv
     dy = (m[j, 1, 0] * xn + m[j, 1, 1] * yn + m[j, 1, 2]) * inv
     dz = (m[j, 2, 0] * xn + m[j, 2, 1] * yn + m[j, 2, 2]) * inv
-    return dx, dy, dz
+    db = dx * b[j, 0] + dy * b[j, 1] + dz * b[j, 2]
+    return dx + db * dx - b[j, 0], dy + db * dy - b[j, 1], dz + db * dz - b[j, 2]
 
 
 @njit(cache=True)
@@ -428,13 +433,13 @@ def _lookup(tab, j, g, v, sky_dv, n_sky, gnd_dv, n_gnd):
 
 
 @njit(parallel=True, cache=True)
-def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, breaks, dist, inv_fxfy,
+def _image_kernel(xs, ys, xn_g, yn_g, m, b, o, wt, h0s, sigs, weights, gl_x, gl_w, breaks, dist, inv_fxfy,
                   vig_p, vig_m, cx, cy, inv_half_diag2, rtol, atol, tab, sky_dv, n_sky, gnd_dv, n_gnd, out,
                   n_exact, cell_mode, row_order):
     """Fill out[H, W, C] with Ω · vignetting · Σ_j wt[j] Σ_g column_g(state j) · weights[g, :].
 
-    States j (time nodes): m[j] camera -> pole frame, o[j] observer (pole frame), tab[j] and n_sky[j] its column
-    tables. Per cell and geometry: mode 0, bilinear interpolation of the corners' columns (summed over the
+    States j (time nodes): m[j] camera -> pole frame, b[j] the observer's velocity over c and o[j] its position
+    (pole frame), tab[j] and n_sky[j] its column tables (the pixels' rays are the light's directions: _ray_dir). Per cell and geometry: mode 0, bilinear interpolation of the corners' columns (summed over the
     nodes); mode 1, at each node the column table at the pixel's tangent variable times the bilinearly
     interpolated ratio exact/table of the corners at the middle node j_ref (it carries the slow change of the
     Earth's curvature along the limb, the same at a frame's nodes; the other nodes' exact corner columns are
@@ -464,14 +469,14 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
         for ix in range(gx_n):
             rises = False
             for j in range(n_j):
-                dx, dy, dz = _ray_dir(xn_g[iy, ix], yn_g[iy, ix], m, j)
+                dx, dy, dz = _ray_dir(xn_g[iy, ix], yn_g[iy, ix], m, b, j)
                 v_g[j, iy, ix] = _tangent_variable(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz)
                 rises = rises or np.isnan(v_g[j, iy, ix])
             # every node's exact column where the ray rises at some node (mode 0 interpolates their sum); else
             # the reference node's only, which the others' stand-ins copy (mode 1 takes its ratio exact/table)
             for j in range(n_j):
                 if j == j_ref or rises:
-                    dx, dy, dz = _ray_dir(xn_g[iy, ix], yn_g[iy, ix], m, j)
+                    dx, dy, dz = _ray_dir(xn_g[iy, ix], yn_g[iy, ix], m, b, j)
                     for g in range(n_g):
                         col_g[j, g, iy, ix] = _column_unit(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz, h0s[g], sigs[g],
                                                            gl_x, gl_w, breaks)
@@ -541,7 +546,7 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
                         rsum += ratio[g, q]
                 # the cell is tested at the middle node: the others' pixels take its ratio, and their tangent
                 # variables differ from its by the corners' offsets, which change slowly across the frame
-                cdx, cdy, cdz = _ray_dir(xnc, ync, m, j_ref)
+                cdx, cdy, cdz = _ray_dir(xnc, ync, m, b, j_ref)
                 cc = _column_unit(o[j_ref, 0], o[j_ref, 1], o[j_ref, 2], cdx, cdy, cdz, h0s[g], sigs[g], gl_x, gl_w,
                                   breaks)
                 csum_ref = (col_g[j_ref, g, iy, ix] + col_g[j_ref, g, iy, ix + 1] + col_g[j_ref, g, iy + 1, ix]
@@ -597,7 +602,7 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
                     else:
                         omega = _solid_angle(xn, yn, k1, k2, p1, p2, k3, inv_fxfy)
                     if need_v:
-                        dx, dy, dz = _ray_dir(xn, yn, m, j_ref)
+                        dx, dy, dz = _ray_dir(xn, yn, m, b, j_ref)
                         v_ref = _tangent_variable(o[j_ref, 0], o[j_ref, 1], o[j_ref, 2], dx, dy, dz)
                         v_px[j_ref] = v_ref
                         for j in range(n_j):
@@ -608,7 +613,7 @@ def _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, gl_x, gl_w, 
                         if md == 2:
                             col = 0.0
                             for j in range(n_j):
-                                dx, dy, dz = _ray_dir(xn, yn, m, j)
+                                dx, dy, dz = _ray_dir(xn, yn, m, b, j)
                                 col += wt[j] * _column_unit(o[j, 0], o[j, 1], o[j, 2], dx, dy, dz, h0s[g], sigs[g],
                                                             gl_x, gl_w, breaks)
                             n_exact[iy] += n_j
@@ -712,7 +717,7 @@ def _column_tables(o, boresight_pole, h0s, sigs, sky_dv, gnd_dv):
 def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers=DEFAULT_LAYERS,
                   channel_response=None, *, aperture_area_m2: float | None = None, vignetting: bool = True,
                   step: int | None = None, rtol: float = 1e-3, scale: float = 1.0, out: np.ndarray | None = None,
-                  return_stats: bool = False, time_weights=None):
+                  return_stats: bool = False, time_weights=None, observer_vel_gcrs_km_s=None):
     """Airglow signal [H, W, C] in electrons per second per pixel.
 
     camera: :class:`~simulator.camera.projection.Camera`. R_icrs_to_cam [3, 3]: rotation from GCRS/ICRS
@@ -729,7 +734,10 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     [H, W, C] array to add the result to (and return) instead of allocating one (a full D3S frame is 290 MB).
     Several states at once: R_icrs_to_cam [J, 3, 3] and observer_pos_gcrs_km [J, 3] with time_weights [J] give
     Σ_j time_weights[j] × (the image of state j) in one pass (e.g. a frame's quadrature in time: weights in s),
-    sharing each pixel's ray, solid angle and vignetting. The middle state's tangent variables, ratios and cell
+    sharing each pixel's ray, solid angle and vignetting. observer_vel_gcrs_km_s [3] (or [J, 3]): the observer's
+    GCRS velocity (km/s); a pixel then sees the light whose direction, aberrated by it, is the pixel's ray (up to
+    5.3″ from the ray at the ISS's speed: the limb band where the stars and city lights see it); None: the ray
+    itself. The middle state's tangent variables, ratios and cell
     tests serve the others, so the states must be close: the layers' bands may move at most a few widths between
     them (render/airglow_layer.py groups a frame's nodes by GROUP_MOTION_SIGMA).
 
@@ -781,6 +789,9 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     rot = pole_frame(np.asarray(pole_gcrs, dtype=np.float64))
     o = np.ascontiguousarray(pos @ rot.T)  # [J, 3] pole frame
     m = np.ascontiguousarray(rot @ np.transpose(R, (0, 2, 1)))  # [J, 3, 3] camera -> pole frame
+    b = np.zeros_like(o)  # [J, 3] observer velocity / c, pole frame
+    if observer_vel_gcrs_km_s is not None:
+        b[:] = np.broadcast_to(np.asarray(observer_vel_gcrs_km_s, dtype=np.float64), o.shape) @ rot.T / C_KM_S
 
     from ..camera.projection import pixel_to_camera_ray
 
@@ -813,7 +824,7 @@ def airglow_image(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, layers
     n_exact = np.zeros(len(ys), dtype=np.int64)
     cell_mode = np.zeros((len(ys) - 1, len(xs) - 1), dtype=np.int32)
     atol = 1e-2 * rtol  # R per R of zenith brightness: far below anything visible next to the limb (~50)
-    _image_kernel(xs, ys, xn_g, yn_g, m, o, wt, h0s, sigs, weights, _GL_X, _GL_W, _BREAKS_SIGMA,
+    _image_kernel(xs, ys, xn_g, yn_g, m, b, o, wt, h0s, sigs, weights, _GL_X, _GL_W, _BREAKS_SIGMA,
                   np.asarray(camera.dist_coeffs, dtype=np.float64), 1.0 / (camera.fx * camera.fy),
                   vig_p, vig_m, camera.cx, camera.cy, 1.0 / (camera.cx**2 + camera.cy**2), rtol, atol,
                   tab, sky_dv, n_sky, gnd_dv, n_gnd, out, n_exact, cell_mode, round_robin(len(ys)))
@@ -833,26 +844,42 @@ def _ray_tangent_altitudes(o, directions):
         out[i] = tangent_altitude(o[0], o[1], o[2], directions[i, 0], directions[i, 1], directions[i, 2])
     return out
 
-def pixel_tangent_altitudes(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, x, y) -> np.ndarray:
+def pixel_tangent_altitudes(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, x, y,
+                            observer_vel_gcrs_km_s=None) -> np.ndarray:
     """Exact geodetic tangent altitude (km) of the rays through pixel centres (x, y) (arrays of one shape): the
     lowest altitude along each ray ahead of the observer, the variable a thin layer's column follows (its limb
     band around the layer's peak, the jump at the hard limb at 0). Negative for rays that meet the ground (the
     line's lowest point inside the Earth), the observer's own altitude for rays that rise, NaN where the pixel has
-    no ray (beyond the distortion's valid radius)."""
+    no ray (beyond the distortion's valid radius). observer_vel_gcrs_km_s [3]: as in airglow_image, the light
+    seen along each ray (its direction un-aberrated); None: the ray itself."""
     from ..camera.projection import pixel_to_camera_ray
 
     x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
     rays = pixel_to_camera_ray(camera, x.ravel(), y.ravel())  # camera frame, unit (NaN where invalid)
-    return camera_ray_tangent_altitudes(rays, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs).reshape(x.shape)
+    return camera_ray_tangent_altitudes(rays, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs,
+                                        observer_vel_gcrs_km_s).reshape(x.shape)
 
 
-def camera_ray_tangent_altitudes(rays_cam, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs) -> np.ndarray:
+def camera_ray_tangent_altitudes(rays_cam, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs,
+                                 observer_vel_gcrs_km_s=None) -> np.ndarray:
     """pixel_tangent_altitudes of camera-frame unit rays [N, 3] (pixel_to_camera_ray's, computed once where the
     same pixels are asked at many times)."""
     rot = pole_frame(np.asarray(pole_gcrs, dtype=np.float64))
     o = np.ascontiguousarray(rot @ np.asarray(observer_pos_gcrs_km, dtype=np.float64))
-    dirs = rays_cam @ (rot @ np.asarray(R_icrs_to_cam, dtype=np.float64).T).T  # camera -> pole frame
+    R = np.asarray(R_icrs_to_cam, dtype=np.float64)
+    if observer_vel_gcrs_km_s is None:
+        dirs = rays_cam @ (rot @ R.T).T  # camera -> pole frame
+    else:  # camera -> GCRS (apparent) -> the light's -> pole frame
+        dirs = light_directions(rays_cam @ R, observer_vel_gcrs_km_s) @ rot.T
     return _ray_tangent_altitudes(o, np.ascontiguousarray(dirs))
+
+
+def light_directions(apparent, observer_vel_gcrs_km_s):
+    """GCRS directions [..., 3] of the light seen along apparent directions [..., 3] by an observer moving at
+    observer_vel_gcrs_km_s (km/s): the inverse of sky.apparent.aberrate (a boost by −β)."""
+    from ..sky.apparent import aberrate
+
+    return aberrate(apparent, -np.asarray(observer_vel_gcrs_km_s, dtype=np.float64) / C_KM_S)
 
 
 def peak_tangent_altitude_directions(observer_pos_gcrs_km, pole_gcrs, altitude_km: float,
@@ -894,18 +921,22 @@ def peak_tangent_altitude_directions(observer_pos_gcrs_km, pole_gcrs, altitude_k
 
 
 def peak_tangent_altitude_curve(camera, R_icrs_to_cam, observer_pos_gcrs_km, pole_gcrs, altitude_km: float,
-                                n: int = 2048, in_frame_only: bool = True):
+                                n: int = 2048, in_frame_only: bool = True, observer_vel_gcrs_km_s=None):
     """Pixel polyline (x [n], y [n]) of the rays whose geodetic tangent altitude is ``altitude_km``.
 
     The truth curve of a layer's peak (peak_altitude_km) in the image. Points behind the camera, beyond the
     distortion's valid radius, or (``in_frame_only``) outside [-0.5, W-0.5] × [-0.5, H-0.5] are NaN, so the
-    polyline breaks where it leaves the frame. Directions: :func:`peak_tangent_altitude_directions`.
+    polyline breaks where it leaves the frame. Directions: :func:`peak_tangent_altitude_directions`, aberrated by
+    observer_vel_gcrs_km_s (km/s) when given (where the pixels see that light: airglow_image).
     """
     from ..camera.projection import project_camera_points
+    from ..sky.apparent import aberrate
 
     d = peak_tangent_altitude_directions(observer_pos_gcrs_km, pole_gcrs, altitude_km, n)
     if d.shape[0] == 0:
         return np.zeros(0), np.zeros(0)
+    if observer_vel_gcrs_km_s is not None:
+        d = aberrate(d, np.asarray(observer_vel_gcrs_km_s, dtype=np.float64) / C_KM_S)
     x, y = project_camera_points(camera, d @ np.asarray(R_icrs_to_cam, dtype=np.float64).T)
     if in_frame_only:
         bad = ~((x >= -0.5) & (x <= camera.width - 0.5) & (y >= -0.5) & (y <= camera.height - 0.5))

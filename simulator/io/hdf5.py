@@ -18,7 +18,7 @@ from .atomic import atomic_path
 from .chunked import create_compressed
 
 FORMAT = "startrail-exposure"
-FORMAT_VERSION = "1.4"
+FORMAT_VERSION = "1.5"
 # 1.1 (backward compatible, only adds): /truth/frames (start, stop), /truth/stars/electrons_per_frame,
 # /image/frames (optional), /image/signal attrs exposure_mode and stack, /truth/sunlit_fraction, in_umbra,
 # /truth/stars/rate_per_channel, electrons_per_channel; /image/signal may be [H, W, C];
@@ -29,6 +29,9 @@ FORMAT_VERSION = "1.4"
 # cloud_scale_km ([earth] cloud_cover, earth/clouds.py)
 # 1.4 (only adds): /truth/airglow/time_samples, band_motion_sigma [F] (the airglow integrated over each frame's
 # time) and <layer>/frame_peak_x, frame_peak_y [F, n]; /truth/limb/frame_x, frame_y [F, n], frame_t [F]
+# 1.5 (same layout): the /truth/limb and /truth/airglow curves are where the pixels see that light, aberrated by
+# the ISS's velocity as the stars' and city lights' (1.4 and before: the unaberrated directions, up to 5.3" off);
+# the airglow image is rendered so too
 
 
 def open_product(path, field: str = "PRODUCT") -> h5py.File:

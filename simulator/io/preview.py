@@ -74,13 +74,16 @@ def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_n
             camera = _camera_from_attrs(f["camera"].attrs)
             draw = ImageDraw.Draw(image)
             font = ImageFont.load_default(size=max(12, camera.width // 120))
-            k_mid = f["truth/t"].shape[0] // 2
-            start = Time(f["truth/t"].attrs["start_utc"], scale="utc")
-            t_mid = start + f["truth/t"][k_mid] * u.s
-            pos = f["truth/observer_pos_gcrs_km"][k_mid]
-            rot = f["truth/R_icrs_to_cam"][k_mid]
-            limb = limb_directions(pos, earth_pole_gcrs(t_mid))
-            lx, ly = project_camera_points(camera, limb @ rot.T)
+            if "truth/limb/x" in f:  # the truth's curve (with the ISS's aberration, format 1.5)
+                lx, ly = f["truth/limb/x"][...], f["truth/limb/y"][...]
+            else:
+                k_mid = f["truth/t"].shape[0] // 2
+                start = Time(f["truth/t"].attrs["start_utc"], scale="utc")
+                t_mid = start + f["truth/t"][k_mid] * u.s
+                pos = f["truth/observer_pos_gcrs_km"][k_mid]
+                rot = f["truth/R_icrs_to_cam"][k_mid]
+                limb = limb_directions(pos, earth_pole_gcrs(t_mid))
+                lx, ly = project_camera_points(camera, limb @ rot.T)
             pts = [(float(a), float(b)) for a, b in zip(lx, ly) if np.isfinite(a) and np.isfinite(b)]
             if len(pts) > 1:
                 draw.line(pts, fill=(60, 160, 255), width=max(1, camera.width // 1000))

@@ -52,16 +52,18 @@ class AirglowLayer:
     """Airglow electrons added to each frame's image: the layer image integrated over the frame's time.
 
     observer: render.observer.Observer (the states at any time); pole: the Earth's axis (GCRS) of the exposure;
-    t, pos, rot: the exposure's knots (s, km, R_icrs_to_cam), for the truth curves at mid-exposure.
+    t, pos, vel, rot: the exposure's knots (s, km, km/s, R_icrs_to_cam), for the truth curves at mid-exposure.
+    The layers' light reaches each pixel along its ray aberrated by the ISS's velocity (airglow_image), as the
+    stars' and the city lights' does.
     """
 
-    def __init__(self, scenario, observer, t, pos, rot, pole):
+    def __init__(self, scenario, observer, t, pos, vel, rot, pole):
         from ..camera.projection import pixel_to_camera_ray
         from ..earth.airglow import DEFAULT_LAYERS
 
         self.camera = cam = scenario.camera
         self.observer = observer
-        self.t, self.pos, self.rot, self.pole = t, pos, rot, pole
+        self.t, self.pos, self.vel, self.rot, self.pole = t, pos, vel, rot, pole
         self.layers = DEFAULT_LAYERS
         # each layer geometry's column changes on its own scale σ where a ray's tangent altitude is within its
         # band (±6σ about the peak) or near the hard limb (from -6σ): those ranges (km) and σ
@@ -82,8 +84,8 @@ class AirglowLayer:
         from ..earth.airglow import camera_ray_tangent_altitudes
 
         times = np.linspace(t0, t1, MOTION_STEPS + 1)
-        pos, _, rot, _, _ = self.observer.states(times)
-        h = np.stack([camera_ray_tangent_altitudes(self.motion_rays, rot[i], pos[i], self.pole)
+        pos, vel, rot, _, _ = self.observer.states(times)
+        h = np.stack([camera_ray_tangent_altitudes(self.motion_rays, rot[i], pos[i], self.pole, vel[i])
                       for i in range(times.size)])
         path = np.nansum(np.abs(np.diff(h, axis=0)), axis=0)
         worst = 0.0
@@ -112,7 +114,7 @@ class AirglowLayer:
         from ..earth.airglow import airglow_image
 
         times, weights = time_nodes(t0, t1, self.samples(t0, t1))
-        pos, _, rot, _, _ = self.observer.states(times)
+        pos, vel, rot, _, _ = self.observer.states(times)
         # the nodes in one pass each group (each pixel's ray and solid angle once per group): groups of equal time
         # span, over which the bands move at most GROUP_MOTION_SIGMA widths (they move about evenly in time);
         # without a channel_response, airglow_image uses the camera's own spectral response (or throughput)
@@ -123,7 +125,7 @@ class AirglowLayer:
             sel = np.flatnonzero(group == g)
             if sel.size:
                 airglow_image(self.camera, rot[sel], pos[sel], self.pole, self.layers, time_weights=weights[sel],
-                              out=image)
+                              out=image, observer_vel_gcrs_km_s=vel[sel])
 
     def frame_truth(self):
         """Per frame: the layer images integrated (time_samples [F]) and the bands' motion in their widths
@@ -131,10 +133,11 @@ class AirglowLayer:
         return dict(time_samples=np.array(self.frame_samples, dtype=np.int64),
                     band_motion_sigma=np.array(self.frame_motion))
 
-    def truth(self, frame_pos, frame_rot):
+    def truth(self, frame_pos, frame_rot, frame_vel):
         """Per layer: its peak-altitude curve in the image at the middle knot (peak_x, peak_y [n]) and at each
         frame's middle (frame_peak_x, frame_peak_y [F, n]: the band moves between frames; frame_pos [F, 3] km,
-        frame_rot [F, 3, 3] the states there), px, NaN off the frame; and its figures."""
+        frame_rot [F, 3, 3], frame_vel [F, 3] km/s the states there), px, NaN off the frame, where the pixels
+        see the light of that tangent altitude (aberrated); and its figures."""
         from ..earth.airglow import peak_tangent_altitude_curve
 
         k = self.t.size // 2
@@ -144,8 +147,10 @@ class AirglowLayer:
         for layer in self.layers:
             h = layer.peak_altitude_km
             if h not in curves:
-                mid = peak_tangent_altitude_curve(self.camera, self.rot[k], self.pos[k], self.pole, h)
-                frames = [peak_tangent_altitude_curve(self.camera, frame_rot[f], frame_pos[f], self.pole, h)
+                mid = peak_tangent_altitude_curve(self.camera, self.rot[k], self.pos[k], self.pole, h,
+                                                  observer_vel_gcrs_km_s=self.vel[k])
+                frames = [peak_tangent_altitude_curve(self.camera, frame_rot[f], frame_pos[f], self.pole, h,
+                                                      observer_vel_gcrs_km_s=frame_vel[f])
                           for f in range(n_frames)]
                 curves[h] = mid, (np.array([c[0] for c in frames]).reshape(n_frames, -1),
                                   np.array([c[1] for c in frames]).reshape(n_frames, -1))

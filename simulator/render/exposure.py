@@ -248,7 +248,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     updates = runs = 0
     sensor = SensorStage(scenario, t, pos, len(windows)) if scenario.sensor is not None else None
     source_clock = _time.perf_counter()
-    airglow = AirglowLayer(scenario, observer, t, pos, rot, pole) if scenario.earth.airglow else None
+    airglow = AirglowLayer(scenario, observer, t, pos, vel, rot, pole) if scenario.earth.airglow else None
     timings["airglow_s"] = _time.perf_counter() - source_clock
     # Earth sources that deposit their own electrons per frame: .add_electrons(image, f, t0, t1), .truth()
     earth_sources = {}
@@ -334,7 +334,7 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
     ptr_sel, start_sel, stop_sel = subset_csr(iv_ptr, iv_start, iv_stop, shown)
     # the observer at each frame's middle, for the truth curves that move from frame to frame (limb, airglow)
     frame_middles = np.array([0.5 * (w[0] + w[1]) for w in windows])
-    frame_pos, _, frame_rot, _, _ = observer.states(frame_middles)
+    frame_pos, frame_vel, frame_rot, _, _ = observer.states(frame_middles)
     return ExposureResult(
         start=scenario.start, t=t, pos_km=pos, vel_km_s=vel, R_icrs_to_cam=rot,
         q_icrs_to_cam=quaternions_from_matrices(rot),
@@ -345,10 +345,10 @@ def render_exposure(scenario, show_progress: bool = False) -> ExposureResult:
         rate_per_channel=channel_rate[shown], electrons_per_channel=per_channel[shown],
         solar_system=solar_system_truth(solar, per_frame[n_stars:]) if solar is not None else None,
         limb=limb_truth(limb, shown) if limb is not None else None,
-        airglow=airglow.truth(frame_pos, frame_rot) if airglow is not None else None,
+        airglow=airglow.truth(frame_pos, frame_rot, frame_vel) if airglow is not None else None,
         airglow_frames=airglow.frame_truth() if airglow is not None else None,
-        limb_curve=limb_curve(camera, pos, rot, pole, t),
-        frame_limb_curves=frame_limb_curves(camera, frame_pos, frame_rot, pole, frame_middles),
+        limb_curve=limb_curve(camera, pos, rot, pole, t, vel),
+        frame_limb_curves=frame_limb_curves(camera, frame_pos, frame_rot, pole, frame_middles, frame_vel),
         city_lights=earth_sources["city_lights"].truth() if "city_lights" in earth_sources else None,
         lightning=earth_sources["lightning"].truth() if "lightning" in earth_sources else None,
         occult_ptr=ptr_sel, occult_start=start_sel, occult_stop=stop_sel,

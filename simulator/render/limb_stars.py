@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..earth.occultation import tangent_altitude
-from ..sky.apparent import aberrate
+from ..sky.apparent import C_KM_S, aberrate
 from .limb_rays import channel_extinction
 
 # the straight line toward a star whose bent ray just grazes the ground passes ~41 km below it (observer at
@@ -887,28 +887,33 @@ def limb_truth(limb, shown):
     return out
 
 
-def limb_pixels(camera, pos_km, R_icrs_to_cam, pole, n=2048):
-    """The Earth's hard limb (rays grazing WGS84) seen from pos_km (GCRS) in pixels (x, y [n]); NaN off the frame."""
+def limb_pixels(camera, pos_km, R_icrs_to_cam, pole, n=2048, vel_km_s=None):
+    """The Earth's hard limb (rays grazing WGS84) seen from pos_km (GCRS) in pixels (x, y [n]); NaN off the frame.
+    The grazing light's directions are aberrated by the observer's GCRS velocity vel_km_s (km/s; up to 5.3″ at
+    the ISS's speed), as the stars' and the city lights' are; None: not."""
     from ..camera.projection import project_camera_points
     from ..earth.limb import limb_directions
 
     d = limb_directions(pos_km, pole, 0.0, n=n)
+    if vel_km_s is not None:
+        d = aberrate(d, np.asarray(vel_km_s, dtype=np.float64) / C_KM_S)
     x, y = project_camera_points(camera, d @ np.asarray(R_icrs_to_cam).T)
     off = ~((x >= -0.5) & (x <= camera.width - 0.5) & (y >= -0.5) & (y <= camera.height - 0.5))
     return np.where(off, np.nan, x), np.where(off, np.nan, y)
 
 
-def limb_curve(camera, pos, rot, pole, t):
-    """The hard limb in pixels at the middle knot: (x, y [2048], its time t s)."""
+def limb_curve(camera, pos, rot, pole, t, vel):
+    """The hard limb in pixels at the middle knot: (x, y [2048], its time t s); vel [K, 3] km/s (limb_pixels)."""
     k = t.size // 2
-    x, y = limb_pixels(camera, pos[k], rot[k], pole)
+    x, y = limb_pixels(camera, pos[k], rot[k], pole, vel_km_s=vel[k])
     return x, y, float(t[k])
 
 
-def frame_limb_curves(camera, frame_pos, frame_rot, pole, frame_middles):
+def frame_limb_curves(camera, frame_pos, frame_rot, pole, frame_middles, frame_vel):
     """The hard limb at each frame's middle (a burst's horizon moves from frame to frame; frame_pos [F, 3] km,
-    frame_rot [F, 3, 3] the states at frame_middles [F] s): (x, y [F, 2048] px, NaN off the frame, t [F] s)."""
+    frame_rot [F, 3, 3], frame_vel [F, 3] km/s the states at frame_middles [F] s): (x, y [F, 2048] px, NaN off the
+    frame, t [F] s)."""
     n_frames = len(frame_middles)
-    curves = [limb_pixels(camera, frame_pos[f], frame_rot[f], pole) for f in range(n_frames)]
+    curves = [limb_pixels(camera, frame_pos[f], frame_rot[f], pole, vel_km_s=frame_vel[f]) for f in range(n_frames)]
     return (np.array([c[0] for c in curves]).reshape(n_frames, -1),
             np.array([c[1] for c in curves]).reshape(n_frames, -1), np.asarray(frame_middles, dtype=np.float64))
