@@ -16,9 +16,9 @@ from simulator.validate.check import run_checks
 
 from .conftest import small_scenario_text
 
-# the small Pettit-like frame with the Earth's point sources on (lightning and city lights near the limb;
-# Saturn and Mars are in this field; the atmosphere's refracted knots are left out of the star check)
-EARTH = '\n[earth]\nlimb = "atmosphere"\ncity_lights = true\nlightning = true\n'
+# the small Pettit-like frame with the Earth at night on (lightning and city lights near the limb, the airglow's
+# peak curves; Saturn and Mars are in this field; the atmosphere's refracted knots are left out of the star check)
+EARTH = '\n[earth]\nlimb = "atmosphere"\nairglow = true\ncity_lights = true\nlightning = true\n'
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,8 @@ def _by_name(checks):
 
 def test_every_check_passes_on_a_rendered_product(product, capsys):
     checks = _by_name(run_checks(product))
-    for name in ("attitude", "observer pos", "observer vel", "stars", "planets", "city lights", "lightning"):
+    for name in ("attitude", "observer pos", "observer vel", "stars", "planets", "city lights", "lightning", "limb",
+                 "airglow 97 km", "airglow 270 km"):
         assert checks[name].compared > 0, f"{name}: nothing compared ({checks[name].note})"
         assert checks[name].passed, checks[name].line()
     # far inside the tolerances: the same models evaluated by different code
@@ -50,6 +51,7 @@ def test_every_check_passes_on_a_rendered_product(product, capsys):
     ("truth/q_icrs_to_cam", 1e-7, "attitude"),             # the quaternion no longer the matrix's rotation
     ("truth/city_lights/y", 0.1, "city lights"),
     ("truth/lightning/x", 0.1, "lightning"),
+    ("truth/limb/y", 0.1, "limb"),  # 0.8 mrad at 8 mrad pixels: ~2 km of tangent altitude
 ])
 def test_a_check_fails_when_its_truth_is_moved(product, tmp_path, capsys, dataset, shift, failing):
     bad = tmp_path / "bad.h5"
@@ -63,8 +65,12 @@ def test_a_check_fails_when_its_truth_is_moved(product, tmp_path, capsys, datase
             data += shift
         f[dataset][...] = data
     checks = _by_name(run_checks(bad))
-    assert not checks[failing].passed
-    assert [c.name for c in checks.values() if not c.passed] == [failing]
+    failed = [c.name for c in checks.values() if not c.passed]
+    assert failing in failed
+    if dataset.endswith("pos_gcrs_km"):  # the curves' tangent altitudes are measured from the moved observer too
+        assert set(failed) == {failing, "limb", "airglow 97 km", "airglow 92 km", "airglow 87 km", "airglow 270 km"}
+    else:
+        assert failed == [failing]
     assert main(["check", str(bad)]) == 1
     assert f"check failed: {failing}" in capsys.readouterr().err
 

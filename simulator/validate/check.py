@@ -12,7 +12,10 @@ against a stated tolerance:
   left out: their bending is the renderer's model, not an independent reference);
 * planets, Moon: against astropy get_body, 0.01 px;
 * city lights, lightning: ground points (WGS84, astropy EarthLocation) seen from the ISS, 0.05 px (the
-  issue-4 tolerance), at the city lights' knots that are the exposure's, and at each flash's time.
+  issue-4 tolerance), at the city lights' knots that are the exposure's, and at each flash's time;
+* the hard limb and the airglow layers' peak curves: the tangent altitude (astropy ITRS heights along the
+  line) of the light the curve's pixels see (their rays un-aberrated by the ISS's velocity) is 0, or the
+  layer's peak altitude, within 1 m.
 
 Planets, city lights and flashes are compared where the truth puts them inside the image (it also holds
 positions far off the frame, where a pinhole's magnification makes a comparison in pixels meaningless).
@@ -169,6 +172,39 @@ def check_lightning(f, cam, samples: int) -> Check | None:
                  "cloud-top centres in the frame at each flash's time (ISS interpolated)")
 
 
+def check_limb_curves(f, times, cam, samples: int) -> list[Check]:
+    """The hard limb and the airglow layers' peak curves at mid-exposure: the light each curve point's pixel sees
+    (its ray un-aberrated by the ISS's velocity) has the curve's tangent altitude (0, or the layer's peak)."""
+    curves = []
+    if "limb" in f["truth"]:
+        g = f["truth/limb"]
+        curves.append(("limb", g["x"][()], g["y"][()], float(g.attrs["t"]), 0.0))
+    if "airglow" in f["truth"]:
+        seen = set()
+        for name, g in f["truth/airglow"].items():
+            if isinstance(g, type(f["truth"])) and "peak_x" in g:
+                h = float(g.attrs.get("peak_altitude_km", np.nan)) if "peak_altitude_km" in g.attrs else None
+                if h is None or h in seen:
+                    continue
+                seen.add(h)
+                curves.append((f"airglow {h:g} km", g["peak_x"][()], g["peak_y"][()],
+                               float(f["truth/limb"].attrs["t"]), h))
+    if not curves:
+        return []
+    t_all = f["truth/t"][()]
+    out = []
+    for name, x, y, t_curve, h0 in curves:
+        k = int(np.argmin(np.abs(t_all - t_curve)))
+        pos, vel, R = f["truth/observer_pos_gcrs_km"][k], f["truth/observer_vel_gcrs_km_s"][k], f["truth/R_icrs_to_cam"][k]
+        ok = np.flatnonzero(_in_frame(x, y, cam))
+        ok = ok[_spread(ok.size, min(samples, 12))]
+        light = ref.aberrate(ref.pixel_rays(cam, x[ok], y[ok]) @ R, -vel / ref.C_KM_S)
+        err = [abs(ref.lowest_altitude_km(pos, d, times[k]) - h0) * 1e3 for d in light]
+        out.append(Check(name, len(err), max(err, default=0.0), 1.0, "m",
+                         "tangent altitude of the light through its pixels (astropy ITRS heights)"))
+    return out
+
+
 def run_checks(path, samples: int = 200) -> list[Check]:
     """Every check that applies to the product at ``path``, ``samples`` entries per knot and kind at most."""
     from ..io.hdf5 import open_product
@@ -179,4 +215,5 @@ def run_checks(path, samples: int = 200) -> list[Check]:
         checks = [check_attitude(f), *check_observer(f, times), check_stars(f, times, cam, samples),
                   *check_solar_system(f, times, cam)]
         checks += [c for c in (check_city_lights(f, times, cam, samples), check_lightning(f, cam, samples)) if c]
+        checks += check_limb_curves(f, times, cam, samples)
     return checks

@@ -14,8 +14,8 @@ import warnings
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import (GCRS, TEME, CartesianDifferential, CartesianRepresentation, Distance, EarthLocation,
-                                 SkyCoord, get_body)
+from astropy.coordinates import (GCRS, ITRS, TEME, CartesianDifferential, CartesianRepresentation, Distance,
+                                 EarthLocation, SkyCoord, get_body)
 from astropy.time import Time
 from erfa import ErfaWarning
 from scipy.spatial.transform import Rotation, Slerp
@@ -132,3 +132,28 @@ def observer_at(f, times_s):
     q = f["truth/q_icrs_to_cam"][()]
     rot = Slerp(t, Rotation.from_quat(q, scalar_first=True))(np.clip(s, t[0], t[-1])).as_matrix()
     return p, v, rot
+
+
+def pixel_rays(cam, x, y, iterations: int = 20):
+    """Camera-frame unit rays [n, 3] through pixels x, y [n]: the inverse of :func:`project` (Brown–Conrady
+    undistorted by fixed-point iteration, as OpenCV's undistortPoints; converged to ~1e-12 for the lenses of
+    this project's presets)."""
+    k1, k2, p1, p2, k3 = np.asarray(cam["dist_coeffs"], dtype=np.float64)
+    xd, yd = (np.asarray(x) - cam["cx"]) / cam["fx"], (np.asarray(y) - cam["cy"]) / cam["fy"]
+    xn, yn = xd.copy(), yd.copy()
+    for _ in range(iterations):
+        r2 = xn * xn + yn * yn
+        radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        xn = (xd - 2.0 * p1 * xn * yn - p2 * (r2 + 2.0 * xn * xn)) / radial
+        yn = (yd - p1 * (r2 + 2.0 * yn * yn) - 2.0 * p2 * xn * yn) / radial
+    return _unit(np.stack([xn, yn, np.ones_like(xn)], axis=-1))
+
+
+def lowest_altitude_km(pos_km, direction, t: Time, half_span_km: float = 20.0, step_km: float = 0.05) -> float:
+    """Lowest WGS84 geodetic altitude (km, astropy ITRS -> EarthLocation) of the line from pos_km (GCRS) along the
+    unit direction, sampled every step_km within half_span_km of its closest approach to the Earth's centre (the
+    altitude there is quadratic in the offset: sampling errs by < step² / (8 R) ~ 5e-8 km)."""
+    s = -np.dot(pos_km, direction) + np.arange(-half_span_km, half_span_km + 0.5 * step_km, step_km)
+    pts = np.asarray(pos_km)[None, :] + s[:, None] * np.asarray(direction)[None, :]
+    itrs = GCRS(CartesianRepresentation(pts.T * u.km), obstime=t).transform_to(ITRS(obstime=t))
+    return float(itrs.earth_location.height.to_value(u.km).min())
