@@ -93,3 +93,19 @@ def test_moon_check_on_a_product_pointed_at_the_moon(tmp_path):
     moon = _by_name(run_checks(path))["moon"]
     assert moon.compared == 3 and moon.passed, moon.line()
     assert moon.max_error < 1e-3
+
+
+def test_curves_of_every_frame_of_a_burst(tmp_path):
+    """A burst (3 x 10 s frames, 10 s gaps): the limb and airglow curves of each frame's middle (the ISS
+    interpolated there between knots) pass; frame 2's limb moved by 0.1 px fails the limb check."""
+    text = small_scenario_text(mag_limit=3.0, extra='\n[earth]\nairglow = true\n').replace(
+        'duration = "60 s"\n', 'mode = "burst"\nframes = 3\nframe_duration = "10 s"\ngap = "10 s"\n')
+    scenario = parse_scenario(text)
+    path = tmp_path / "burst.h5"
+    write_product(path, scenario, render_exposure(scenario))
+    checks = _by_name(run_checks(path))
+    assert checks["limb"].compared > 8 * 3 and checks["limb"].passed, checks["limb"].line()
+    assert checks["airglow 97 km"].passed and checks["limb"].max_error < 0.05  # m
+    with h5py.File(path, "r+") as f:
+        f["truth/limb/frame_y"][2] += 0.1
+    assert not _by_name(run_checks(path))["limb"].passed

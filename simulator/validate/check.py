@@ -13,9 +13,9 @@ against a stated tolerance:
 * planets, Moon: against astropy get_body, 0.01 px;
 * city lights, lightning: ground points (WGS84, astropy EarthLocation) seen from the ISS, 0.05 px (the
   issue-4 tolerance), at the city lights' knots that are the exposure's, and at each flash's time;
-* the hard limb and the airglow layers' peak curves: the tangent altitude (astropy ITRS heights along the
-  line) of the light the curve's pixels see (their rays un-aberrated by the ISS's velocity) is 0, or the
-  layer's peak altitude, within 1 m.
+* the hard limb and the airglow layers' peak curves, at mid-exposure and at up to three frames' middles: the
+  tangent altitude (astropy ITRS heights along the line) of the light the curve's pixels see (their rays
+  un-aberrated by the ISS's velocity) is 0, or the layer's peak altitude, within 1 m.
 
 Planets, city lights and flashes are compared where the truth puts them inside the image (it also holds
 positions far off the frame, where a pinhole's magnification makes a comparison in pixels meaningless).
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import h5py
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -172,36 +173,46 @@ def check_lightning(f, cam, samples: int) -> Check | None:
                  "cloud-top centres in the frame at each flash's time (ISS interpolated)")
 
 
-def check_limb_curves(f, times, cam, samples: int) -> list[Check]:
-    """The hard limb and the airglow layers' peak curves at mid-exposure: the light each curve point's pixel sees
-    (its ray un-aberrated by the ISS's velocity) has the curve's tangent altitude (0, or the layer's peak)."""
+def check_limb_curves(f, cam, samples: int) -> list[Check]:
+    """The hard limb and the airglow layers' peak curves, at mid-exposure and at up to three frames' middles: the
+    light each curve point's pixel sees (its ray un-aberrated by the ISS's velocity) has the curve's tangent
+    altitude (0, or the layer's peak). The ISS at a frame's middle is interpolated between the knots."""
+    if "limb" not in f["truth"]:
+        return []
+    t_mid = float(f["truth/limb"].attrs["t"])
+    frame_t = f["truth/limb/frame_t"][()] if "frame_t" in f["truth/limb"] else np.zeros(0)
+    frames = _spread(frame_t.size, 3)
+    # (name, altitude, mid-exposure x, y, per-frame x, y or None)
     curves = []
-    if "limb" in f["truth"]:
-        g = f["truth/limb"]
-        curves.append(("limb", g["x"][()], g["y"][()], float(g.attrs["t"]), 0.0))
+    g = f["truth/limb"]
+    curves.append(("limb", 0.0, g["x"][()], g["y"][()], g["frame_x"][()] if "frame_x" in g else None,
+                   g["frame_y"][()] if "frame_y" in g else None))
     if "airglow" in f["truth"]:
         seen = set()
-        for name, g in f["truth/airglow"].items():
-            if isinstance(g, type(f["truth"])) and "peak_x" in g:
-                h = float(g.attrs.get("peak_altitude_km", np.nan)) if "peak_altitude_km" in g.attrs else None
-                if h is None or h in seen:
-                    continue
+        for g in f["truth/airglow"].values():
+            if not (isinstance(g, h5py.Group) and "peak_x" in g and "peak_altitude_km" in g.attrs):
+                continue
+            h = float(g.attrs["peak_altitude_km"])
+            if h not in seen:
                 seen.add(h)
-                curves.append((f"airglow {h:g} km", g["peak_x"][()], g["peak_y"][()],
-                               float(f["truth/limb"].attrs["t"]), h))
-    if not curves:
-        return []
-    t_all = f["truth/t"][()]
+                curves.append((f"airglow {h:g} km", h, g["peak_x"][()], g["peak_y"][()],
+                               g["frame_peak_x"][()] if "frame_peak_x" in g else None,
+                               g["frame_peak_y"][()] if "frame_peak_y" in g else None))
+    when = np.concatenate([[t_mid], frame_t[frames]])
+    pos, vel, R = ref.observer_at(f, when)
+    start = ref.knot_times(f)[0]
     out = []
-    for name, x, y, t_curve, h0 in curves:
-        k = int(np.argmin(np.abs(t_all - t_curve)))
-        pos, vel, R = f["truth/observer_pos_gcrs_km"][k], f["truth/observer_vel_gcrs_km_s"][k], f["truth/R_icrs_to_cam"][k]
-        ok = np.flatnonzero(_in_frame(x, y, cam))
-        ok = ok[_spread(ok.size, min(samples, 12))]
-        light = ref.aberrate(ref.pixel_rays(cam, x[ok], y[ok]) @ R, -vel / ref.C_KM_S)
-        err = [abs(ref.lowest_altitude_km(pos, d, times[k]) - h0) * 1e3 for d in light]
+    for name, h0, x, y, fx, fy in curves:
+        sets = [(x, y)] + ([(fx[i], fy[i]) for i in frames] if fx is not None else [])
+        err = []
+        for i, (cx, cy) in enumerate(sets):
+            ok = np.flatnonzero(_in_frame(cx, cy, cam))
+            ok = ok[_spread(ok.size, min(samples, 8))]
+            light = ref.aberrate(ref.pixel_rays(cam, cx[ok], cy[ok]) @ R[i], -vel[i] / ref.C_KM_S)
+            t = start + when[i] * ref.u.s
+            err += [abs(ref.lowest_altitude_km(pos[i], d, t) - h0) * 1e3 for d in light]
         out.append(Check(name, len(err), max(err, default=0.0), 1.0, "m",
-                         "tangent altitude of the light through its pixels (astropy ITRS heights)"))
+                         "tangent altitude of the light through its pixels, mid-exposure and frames (astropy)"))
     return out
 
 
@@ -215,5 +226,5 @@ def run_checks(path, samples: int = 200) -> list[Check]:
         checks = [check_attitude(f), *check_observer(f, times), check_stars(f, times, cam, samples),
                   *check_solar_system(f, times, cam)]
         checks += [c for c in (check_city_lights(f, times, cam, samples), check_lightning(f, cam, samples)) if c]
-        checks += check_limb_curves(f, times, cam, samples)
+        checks += check_limb_curves(f, cam, samples)
     return checks
