@@ -109,3 +109,17 @@ def test_curves_of_every_frame_of_a_burst(tmp_path):
     with h5py.File(path, "r+") as f:
         f["truth/limb/frame_y"][2] += 0.1
     assert not _by_name(run_checks(path))["limb"].passed
+
+
+def test_flux_bookkeeping(tmp_path):
+    """Without airglow the image's total is the sources' electrons in the truth (stars, planets, city lights,
+    flashes: measured 2.9e-6 relative, float32 pixels); 0.1 % more electrons in the stars' truth fails."""
+    scenario = parse_scenario(small_scenario_text(duration="60 s", mag_limit=4.0, extra=EARTH.replace(
+        "airglow = true\n", "")))
+    path = tmp_path / "flux.h5"
+    write_product(path, scenario, render_exposure(scenario))
+    flux = _by_name(run_checks(path))["flux"]
+    assert flux.compared == 1 and flux.passed and flux.max_error < 1e-5, flux.line()
+    with h5py.File(path, "r+") as f:
+        f["truth/stars/electrons"][...] *= 1.001
+    assert not _by_name(run_checks(path))["flux"].passed

@@ -15,7 +15,8 @@ against a stated tolerance:
   issue-4 tolerance), at the city lights' knots that are the exposure's, and at each flash's time;
 * the hard limb and the airglow layers' peak curves, at mid-exposure and at up to three frames' middles: the
   tangent altitude (astropy ITRS heights along the line) of the light the curve's pixels see (their rays
-  un-aberrated by the ISS's velocity) is 0, or the layer's peak altitude, within 1 m.
+  un-aberrated by the ISS's velocity) is 0, or the layer's peak altitude, within 1 m;
+* flux bookkeeping: the noise-free image's total against the truth's per-source electrons, 1e-5.
 
 Planets, city lights and flashes are compared where the truth puts them inside the image (it also holds
 positions far off the frame, where a pinhole's magnification makes a comparison in pixels meaningless).
@@ -216,6 +217,27 @@ def check_limb_curves(f, cam, samples: int) -> list[Check]:
     return out
 
 
+def check_flux(f) -> Check:
+    """Bookkeeping: the noise-free image's electrons against the truth's per-source electrons (stars, planets,
+    Moon, city lights, flashes), relative, 1e-5 (the image is float32). Not for a lighten stack (a maximum, not
+    a sum) nor with airglow on (a diffuse layer has no per-source total)."""
+    sig = f["image/signal"]
+    stack = str(sig.attrs.get("stack", "single"))
+    if stack == "lighten":
+        return Check("flux", 0, 0.0, 0.0, "", "a lighten stack is not a sum of the sources")
+    if "airglow" in f["truth"]:
+        return Check("flux", 0, 0.0, 0.0, "", "airglow on: the diffuse layers have no per-source total")
+    total = float(np.sum(sig[()], dtype=np.float64))
+    sources = float(np.sum(f["truth/stars/electrons"][()]))
+    for group in ("planets", "moon", "city_lights", "lightning"):
+        if group in f["truth"] and "electrons" in f["truth"][group]:
+            sources += float(np.nansum(f["truth"][group]["electrons"][()]))
+    if stack == "mean":
+        sources /= f["truth/frames/start"].shape[0]
+    err = abs(total - sources) / max(abs(sources), 1e-300)
+    return Check("flux", 1, err, 1e-5, "(relative)", "image total vs the sources' electrons in the truth")
+
+
 def run_checks(path, samples: int = 200) -> list[Check]:
     """Every check that applies to the product at ``path``, ``samples`` entries per knot and kind at most."""
     from ..io.hdf5 import open_product
@@ -227,4 +249,5 @@ def run_checks(path, samples: int = 200) -> list[Check]:
                   *check_solar_system(f, times, cam)]
         checks += [c for c in (check_city_lights(f, times, cam, samples), check_lightning(f, cam, samples)) if c]
         checks += check_limb_curves(f, cam, samples)
+        checks.append(check_flux(f))
     return checks
