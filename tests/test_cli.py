@@ -131,3 +131,21 @@ def test_real_process_exit_status(tmp_path, small_scenario_file):
                            str(tmp_path / "o.h5")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "exposure.duration" in proc.stderr
+
+
+def test_preview_limb_overlay_is_drawn_as_the_curve_s_stretches_inside_the_frame():
+    """The overlay draws /truth/limb (NaN off the frame) as separate polylines: a stretch through the arrays'
+    end continues at their start, and no segment bridges a gap (it crossed the whole image before 1.5's NaNs
+    were split on)."""
+    from simulator.io.preview import _closed_curve_runs
+
+    a = np.linspace(0.0, 2.0 * np.pi, 100, endpoint=False)
+    x, y = np.cos(a), np.sin(a)
+    x[20:30] = np.nan  # one gap: one stretch, 30..99 then 0..19
+    (run,) = _closed_curve_runs(x, y)
+    assert len(run) == 90 and run[0] == (x[30], y[30]) and run[-1] == (x[19], y[19])
+    x[60:65] = np.nan  # two gaps: two stretches, none bridging them
+    runs = _closed_curve_runs(x, y)
+    assert sorted(len(r) for r in runs) == [30, 55]
+    assert all(max(np.hypot(np.diff([p[0] for p in r]), np.diff([p[1] for p in r]))) < 0.07 for r in runs)
+    assert _closed_curve_runs(np.full(5, np.nan), np.full(5, np.nan)) == []

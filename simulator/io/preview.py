@@ -84,9 +84,8 @@ def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_n
                 rot = f["truth/R_icrs_to_cam"][k_mid]
                 limb = limb_directions(pos, earth_pole_gcrs(t_mid))
                 lx, ly = project_camera_points(camera, limb @ rot.T)
-            pts = [(float(a), float(b)) for a, b in zip(lx, ly) if np.isfinite(a) and np.isfinite(b)]
-            if len(pts) > 1:
-                draw.line(pts, fill=(60, 160, 255), width=max(1, camera.width // 1000))
+            for run in _closed_curve_runs(lx, ly):  # (NaN off the frame: one polyline per stretch inside it)
+                draw.line(run, fill=(60, 160, 255), width=max(1, camera.width // 1000))
             names = star_names()
             st = f["truth/stars"]
             hip, vmag, xs, ys, vis = st["hip"][...], st["vmag"][...], st["x"][...], st["y"][...], st["visible"][...]
@@ -102,6 +101,26 @@ def render_preview(h5_path, overlay: bool = False, width: int | None = None, n_n
     if width and width < image.width:
         image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
     return image
+
+
+def _closed_curve_runs(x, y):
+    """The finite stretches of a closed curve sampled at x, y (NaN: a gap), as lists of (x, y) of at least two
+    points; a stretch through the arrays' end continues at their start."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return []
+    shift = 0 if ok.all() else int(np.flatnonzero(~ok)[0])  # start the walk in a gap
+    idx = np.roll(np.arange(x.size), -shift)
+    runs, current = [], []
+    for i in idx:
+        if ok[i]:
+            current.append((float(x[i]), float(y[i])))
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return [r for r in runs if len(r) > 1]
 
 
 def write_preview(h5_path, png_path, overlay=False, width=None, overwrite=False, noise_free=False) -> None:
