@@ -70,7 +70,7 @@ def test_layout_dtypes_and_units(product):
         n = f["truth/stars/hip"].shape[0]
         assert f["truth/stars/x"].shape == (n, k) and f["truth/R_icrs_to_cam"].shape == (k, 3, 3)
         assert f["truth/t"][0] == 0.0 and f["truth/t"][-1] == pytest.approx(90.0, abs=1e-12)
-        assert f["truth/t"].attrs["start_utc"] == "2012-03-25T01:15:00.000"
+        assert f["truth/t"].attrs["start_utc"] == "2012-03-25T01:15:00.000000000"  # to the ns
         # compressed with the standard gzip filter only: readable without plugins
         assert f["image/signal"].compression == "gzip"
 
