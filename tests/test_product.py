@@ -165,11 +165,19 @@ def _both_ways(tmp_path, data, chunks):
     (np.random.default_rng(4).random((123, 9)) > 0.5, True),  # bool (HDF5 enum), h5py's chunk guess
     (np.arange(1000, dtype=np.int64).reshape(100, 10), (7, 3)),
     (np.arange(5.0).astype(">f8"), (2,)),  # big-endian input keeps its byte order, as with h5py
+    (np.zeros((0, 4)), True),  # empty: h5py's own path
 ])
 def test_parallel_chunks_read_back_exactly(tmp_path, data, chunks):
     ours, ref, layout = _both_ways(tmp_path, data, chunks)
     assert layout[0] == layout[1]  # gzip level 1 + shuffle, the same chunks and type
     assert np.array_equal(ours, data) and np.array_equal(ref, data)
+
+
+def test_parallel_chunks_scalar_is_stored_plainly(tmp_path):
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        create_compressed(f, "s", np.float64(2.5), min_bytes=0)
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        assert f["s"][()] == 2.5 and f["s"].compression is None
 
 
 @settings(max_examples=40, deadline=None)

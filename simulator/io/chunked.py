@@ -45,7 +45,9 @@ def create_compressed(group: h5py.Group, name: str, data, chunks=True, level: in
     chunks=chunks)``, with the chunks compressed by ``threads`` threads (default: Numba's thread count) when
     the data is numeric and at least ``min_bytes``; the same dataset, read back bit for bit."""
     data = np.asarray(data)
-    if data.dtype.kind not in "biuf" or data.nbytes < min_bytes or data.ndim == 0:
+    if data.ndim == 0:  # (HDF5 has no chunks or filters for a scalar)
+        return group.create_dataset(name, data=data)
+    if data.dtype.kind not in "biuf" or data.nbytes < min_bytes or data.size == 0:
         return group.create_dataset(name, data=data, compression="gzip", compression_opts=level, shuffle=True,
                                     chunks=chunks)
     data = np.ascontiguousarray(data)  # (in its own byte order, which the dataset's type keeps, as h5py's does)
